@@ -1,0 +1,1 @@
+"""Engine.IO over WSGI and gevent: sessions, HTTP long-polling and WebSocket."""

@@ -1,0 +1,149 @@
+"""HTTP plumbing for Engine.IO: query strings, responses, CORS and cookies.
+
+Kept apart from the transports so every response the engine writes, and every origin
+decision, is made in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from sockio_wsgi.protocol.requests import EngineErrorCode
+
+log = logging.getLogger("sockio_wsgi.engine")
+
+Headers = list[tuple[str, str]]
+StartResponse = Callable[..., Any]
+OriginRule = str | Iterable[str] | Callable[[str], bool] | None
+
+TEXT_PLAIN = "text/plain; charset=UTF-8"
+_STATUS_TEXT = {
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+}
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: Headers = field(default_factory=list)
+
+    def send(self, start_response: StartResponse) -> list[bytes]:
+        headers = [*self.headers, ("Content-Length", str(len(self.body)))]
+        start_response(f"{self.status} {_STATUS_TEXT.get(self.status, '')}".rstrip(), headers)
+        return [self.body]
+
+
+def error_response(code: EngineErrorCode) -> Response:
+    """The spec's JSON error body with its HTTP status."""
+    return Response(code.http_status, code.body(), [("Content-Type", "application/json")])
+
+
+def text_response(status: int, text: str) -> Response:
+    return Response(status, text.encode("utf-8"), [("Content-Type", TEXT_PLAIN)])
+
+
+def parse_query(environ: dict[str, Any]) -> dict[str, str]:
+    """The query string as a dict (first value wins)."""
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+        query.setdefault(key, value)
+    return query
+
+
+class CorsPolicy:
+    """Which origins may talk to the server, and the CORS headers that say so.
+
+    ``allowed_origins`` is ``None`` (same origin only), ``"*"`` (any origin), a list of
+    exact origins (an empty list turns origin checks off) or a callable taking the
+    origin and returning a bool. Requests without an ``Origin`` header (non-browser
+    clients) are always allowed.
+    """
+
+    def __init__(self, allowed_origins: OriginRule = None, credentials: bool = True) -> None:
+        self._rule: Any
+        if isinstance(allowed_origins, str) and allowed_origins != "*":
+            self._rule = frozenset([allowed_origins])
+        elif allowed_origins is None or allowed_origins == "*" or callable(allowed_origins):
+            self._rule = allowed_origins
+        else:
+            self._rule = frozenset(allowed_origins)
+        self._credentials = credentials
+
+    @property
+    def disabled(self) -> bool:
+        return isinstance(self._rule, frozenset) and not self._rule
+
+    def origin_allowed(self, environ: dict[str, Any]) -> bool:
+        origin = environ.get("HTTP_ORIGIN")
+        if not origin or self.disabled:
+            return True
+        rule = self._rule
+        if rule == "*":
+            return True
+        if rule is None:
+            return urlsplit(origin).netloc == environ.get("HTTP_HOST", "")
+        if callable(rule):
+            try:
+                return bool(rule(origin))
+            except Exception:
+                log.exception("cors_allowed_origins callable failed for %r", origin)
+                return False
+        return origin in rule
+
+    def headers(self, environ: dict[str, Any]) -> Headers:
+        """CORS headers for a response to an allowed request."""
+        origin = environ.get("HTTP_ORIGIN")
+        if not origin or self.disabled:
+            return []
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self._credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+    def preflight(self, environ: dict[str, Any]) -> Response:
+        headers = self.headers(environ)
+        headers.append(("Access-Control-Allow-Methods", "OPTIONS, GET, POST"))
+        requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+        if requested:
+            headers.append(("Access-Control-Allow-Headers", requested))
+        return Response(204, b"", headers)
+
+
+def session_cookie(cookie: str | dict[str, Any] | None, sid: str) -> Headers:
+    """The ``Set-Cookie`` header for the handshake when the cookie option is on."""
+    if not cookie:
+        return []
+    options: dict[str, Any] = {"name": cookie} if isinstance(cookie, str) else dict(cookie)
+    parts = [f"{options.get('name', 'io')}={sid}", f"Path={options.get('path', '/')}"]
+    if options.get("httpOnly", options.get("http_only", True)):
+        parts.append("HttpOnly")
+    same_site = options.get("sameSite", options.get("same_site", "Lax"))
+    if same_site:
+        parts.append(f"SameSite={same_site}")
+    if options.get("secure"):
+        parts.append("Secure")
+    return [("Set-Cookie", "; ".join(parts))]
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes | None:
+    """Read the request body; ``None`` when it is larger than ``limit`` bytes."""
+    stream = environ["wsgi.input"]
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    if length_text.isdigit():
+        length = int(length_text)
+        if length > limit:
+            return None
+        return bytes(stream.read(length))
+    body = bytes(stream.read(limit + 1))
+    return None if len(body) > limit else body

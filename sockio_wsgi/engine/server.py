@@ -1,0 +1,240 @@
+"""The raw Engine.IO server: a WSGI application that owns the sessions.
+
+Usable on its own (``EngineServer`` with connect/message/disconnect handlers) and as the
+transport under the Socket.IO :class:`~sockio_wsgi.server.server.Server`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sockio_wsgi import runtime
+from sockio_wsgi.engine import polling
+from sockio_wsgi.engine.http import (
+    CorsPolicy,
+    OriginRule,
+    Response,
+    StartResponse,
+    error_response,
+    parse_query,
+    session_cookie,
+    text_response,
+)
+from sockio_wsgi.engine.socket import EngineSocket
+from sockio_wsgi.engine.websocket import UpgradeRefused, accept, can_upgrade
+from sockio_wsgi.protocol.eio import encode_payload
+from sockio_wsgi.protocol.requests import (
+    EngineErrorCode,
+    EngineRequest,
+    EngineRequestError,
+    parse_request,
+)
+from sockio_wsgi.protocol.session import CloseReason, EngineSession
+
+log = logging.getLogger("sockio_wsgi.engine")
+
+ConnectHandler = Callable[[str, dict[str, Any]], Any]
+MessageHandler = Callable[[str, "str | bytes"], Any]
+DisconnectHandler = Callable[[str, str], Any]
+
+
+class EngineServer:
+    """Engine.IO v4 over WSGI. Times are in seconds (sub-second values allowed)."""
+
+    def __init__(
+        self,
+        *,
+        ping_interval: float = 25,
+        ping_timeout: float = 20,
+        max_http_buffer_size: int = 1_000_000,
+        transports: Iterable[str] = ("polling", "websocket"),
+        cors_allowed_origins: OriginRule = None,
+        cors_credentials: bool = True,
+        allow_request: Callable[[dict[str, Any]], bool] | None = None,
+        cookie: str | dict[str, Any] | None = None,
+        path: str = "/socket.io/",
+        upgrade_timeout: float = 10,
+        websocket_compression: bool = False,
+    ) -> None:
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_http_buffer_size = max_http_buffer_size
+        self.transports = tuple(transports)
+        unknown = set(self.transports) - {"polling", "websocket"}
+        if unknown or not self.transports:
+            raise ValueError(f"transports must be 'polling' and/or 'websocket', not {unknown}")
+        self.cors = CorsPolicy(cors_allowed_origins, cors_credentials)
+        self.allow_request = allow_request
+        self.cookie = cookie
+        self.path = "/" + path.strip("/") + "/"
+        self.upgrade_timeout = upgrade_timeout
+        self.websocket_compression = websocket_compression
+        self.sockets: dict[str, EngineSocket] = {}
+        self._handlers: dict[str, Callable[..., Any]] = {}
+
+    # -- public API ------------------------------------------------------------------
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Register ``connect(sid, environ)``, ``message(sid, data)`` or
+        ``disconnect(sid, reason)``; usable as a decorator. A connect handler that
+        returns ``False`` refuses the connection with 403."""
+        if event not in ("connect", "message", "disconnect"):
+            raise ValueError(f"unknown Engine.IO event {event!r}")
+
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+            self._handlers[event] = func
+            return func
+
+        return register(handler) if handler is not None else register
+
+    def send(self, sid: str, data: str | bytes) -> None:
+        """Queue one message for a session; raises ``KeyError`` for an unknown sid."""
+        self.sockets[sid].send(data)
+
+    def disconnect(self, sid: str) -> None:
+        sock = self.sockets.get(sid)
+        if sock is not None:
+            sock.close(CloseReason.FORCED_CLOSE)
+
+    def close(self) -> None:
+        """Close every session (server shutting down)."""
+        for sock in list(self.sockets.values()):
+            sock.close(CloseReason.SERVER_SHUTTING_DOWN)
+
+    # -- callbacks from sockets ------------------------------------------------------
+
+    def _on_message(self, sock: EngineSocket, data: str | bytes) -> None:
+        handler = self._handlers.get("message")
+        if handler is not None:
+            handler(sock.sid, data)
+
+    def _on_close(self, sock: EngineSocket, reason: CloseReason) -> None:
+        if self.sockets.get(sock.sid) is sock and not (sock.session.outbox and sock.ws is None):
+            del self.sockets[sock.sid]
+        elif self.sockets.get(sock.sid) is sock:
+            # a polling session keeps its last packets for one more GET
+            runtime.spawn_later(self.ping_interval + self.ping_timeout, self._forget, sock)
+        handler = self._handlers.get("disconnect")
+        if handler is not None and sock.connected:
+            handler(sock.sid, reason.value)
+
+    def _forget(self, sock: EngineSocket) -> None:
+        if self.sockets.get(sock.sid) is sock:
+            del self.sockets[sock.sid]
+
+    # -- WSGI ------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self.handle_request(environ).send(start_response)
+
+    def handle_request(self, environ: dict[str, Any]) -> Response:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method == "OPTIONS":
+            if not self.cors.origin_allowed(environ):
+                return error_response(EngineErrorCode.FORBIDDEN)
+            return self.cors.preflight(environ)
+        try:
+            request = parse_request(
+                method,
+                parse_query(environ),
+                allowed_transports=self.transports,
+                upgrade_header=environ.get("HTTP_UPGRADE", ""),
+            )
+            if not self.cors.origin_allowed(environ):
+                log.info("refused origin %r", environ.get("HTTP_ORIGIN"))
+                raise EngineRequestError(EngineErrorCode.FORBIDDEN, "origin not allowed")
+            response = self._dispatch(request, environ)
+        except EngineRequestError as exc:
+            log.info("refused %s request: %s", method, exc)
+            response = error_response(exc.code)
+        response.headers.extend(self.cors.headers(environ))
+        return response
+
+    def _dispatch(self, request: EngineRequest, environ: dict[str, Any]) -> Response:
+        if request.sid is None:
+            if self.allow_request is not None and not self._allowed(environ):
+                raise EngineRequestError(EngineErrorCode.FORBIDDEN)
+            return self._handshake(request, environ)
+        sock = self.sockets.get(request.sid)
+        if sock is None:
+            raise EngineRequestError(EngineErrorCode.UNKNOWN_SID)
+        if request.is_websocket_upgrade:
+            if sock.transport != "polling" or sock.closed:
+                raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "session cannot upgrade")
+            ws = self._accept_websocket(environ)
+            sock.run_upgrade(ws)
+            return Response(200)
+        if sock.transport != "polling":
+            raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "session is not on polling")
+        if request.method == "GET":
+            return polling.handle_get(sock)
+        if sock.closed:
+            raise EngineRequestError(EngineErrorCode.UNKNOWN_SID)
+        return polling.handle_post(sock, environ, self.max_http_buffer_size)
+
+    def _allowed(self, environ: dict[str, Any]) -> bool:
+        assert self.allow_request is not None
+        try:
+            return bool(self.allow_request(environ))
+        except Exception:
+            log.exception("allow_request failed")
+            return False
+
+    def _accept_websocket(self, environ: dict[str, Any]) -> Any:
+        if not can_upgrade(environ):
+            raise EngineRequestError(
+                EngineErrorCode.BAD_REQUEST, "the WSGI server cannot upgrade to WebSocket"
+            )
+        try:
+            return accept(
+                environ,
+                max_message_size=self.max_http_buffer_size,
+                compression=self.websocket_compression,
+            )
+        except UpgradeRefused as exc:
+            raise EngineRequestError(EngineErrorCode.BAD_REQUEST, str(exc)) from exc
+
+    def _handshake(self, request: EngineRequest, environ: dict[str, Any]) -> Response:
+        ws = self._accept_websocket(environ) if request.is_websocket_upgrade else None
+        sid = secrets.token_urlsafe(15)
+        session = EngineSession(
+            sid,
+            transport=request.transport,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            now=runtime.monotonic(),
+            upgrade_timeout=self.upgrade_timeout,
+        )
+        upgrades = ["websocket"] if ws is None and "websocket" in self.transports else []
+        open_packet = session.open_packet(upgrades, self.max_http_buffer_size)
+        sock = EngineSocket(session, environ, self._on_message, self._on_close)
+        if ws is not None:
+            session.send([open_packet])  # OPEN goes first, before anything a handler sends
+        self.sockets[sid] = sock
+        if not self._connect_allowed(sid, environ):
+            sock.close(CloseReason.FORCED_CLOSE)
+            self.sockets.pop(sid, None)
+            if ws is not None:
+                ws.close()
+                return Response(200)
+            raise EngineRequestError(EngineErrorCode.FORBIDDEN, "refused by connect handler")
+        sock.connected = True
+        if ws is not None:
+            sock.run_websocket(ws)
+            return Response(200)
+        response = text_response(200, encode_payload([open_packet]))
+        response.headers.extend(session_cookie(self.cookie, sid))
+        return response
+
+    def _connect_allowed(self, sid: str, environ: dict[str, Any]) -> bool:
+        handler = self._handlers.get("connect")
+        if handler is None:
+            return True
+        try:
+            return handler(sid, environ) is not False
+        except Exception:
+            log.exception("connect handler failed for session %s", sid)
+            return False

@@ -1,0 +1,234 @@
+"""One Engine.IO connection: the sans-IO session plus the greenlets that drive it.
+
+The session decides; this class waits and writes. A timer greenlet sleeps until the
+session's next deadline, a writer greenlet drains the outbox onto the WebSocket, and a
+polling GET drains it into an HTTP response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sockio_wsgi import runtime
+from sockio_wsgi.engine.websocket import CLOSE_NORMAL, WebSocket
+from sockio_wsgi.protocol.eio import CLOSE, NOOP, Packet, decode_frame, encode_frame, message
+from sockio_wsgi.protocol.errors import ProtocolError
+from sockio_wsgi.protocol.session import (
+    CloseReason,
+    EngineSession,
+    Event,
+    MessageReceived,
+    ProbeFailed,
+    ProbeReply,
+    SessionClosed,
+    UpgradeCompleted,
+)
+
+log = logging.getLogger("sockio_wsgi.engine")
+
+MessageCallback = Callable[["EngineSocket", "str | bytes"], None]
+CloseCallback = Callable[["EngineSocket", CloseReason], None]
+
+
+class EngineSocket:
+    """A live Engine.IO session; ``send`` may be called from any greenlet."""
+
+    def __init__(
+        self,
+        session: EngineSession,
+        environ: dict[str, Any],
+        on_message: MessageCallback,
+        on_close: CloseCallback,
+    ) -> None:
+        self.session = session
+        self.sid = session.sid
+        self.environ = environ
+        self.ws: WebSocket | None = None
+        self.connected = False
+        self._probe_ws: WebSocket | None = None
+        self._on_message = on_message
+        self._on_close = on_close
+        self._output = runtime.Event()
+        self._timer_wakeup = runtime.Event()
+        self._writer: Any = None
+        self._timer = runtime.spawn(self._run_timers)
+
+    @property
+    def transport(self) -> str:
+        return self.session.transport
+
+    @property
+    def closed(self) -> bool:
+        return self.session.closed
+
+    @property
+    def writable(self) -> bool:
+        """True when a send now would go straight out (used by volatile emits)."""
+        if self.session.closed:
+            return False
+        if self.ws is not None:
+            return not self.session.outbox
+        return self.session.poll_active
+
+    # -- sending ---------------------------------------------------------------------
+
+    def send(self, data: str | bytes) -> None:
+        self.send_packets([message(data)])
+
+    def send_messages(self, messages: list[str | bytes]) -> None:
+        """Queue several messages as one unit (a packet and its attachments)."""
+        self.send_packets([message(m) for m in messages])
+
+    def send_packets(self, packets: list[Packet]) -> None:
+        self.session.send(packets)
+        self._output.set()
+
+    def close(self, reason: CloseReason = CloseReason.FORCED_CLOSE) -> None:
+        """Close from the server side; queued packets are still delivered."""
+        self._apply(self.session.close(reason))
+
+    # -- events from the session -----------------------------------------------------
+
+    def receive(self, packet: Packet) -> None:
+        self._apply(self.session.receive(packet, runtime.monotonic()))
+
+    def receive_invalid(self, error: Exception) -> None:
+        log.info("session %s sent an invalid packet: %s", self.sid, error)
+        self._apply(self.session.receive_invalid())
+
+    def _apply(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, MessageReceived):
+                try:
+                    self._on_message(self, event.data)
+                except Exception:
+                    log.exception("message handler failed for session %s", self.sid)
+            elif isinstance(event, SessionClosed):
+                self._closed(event.reason)
+            elif isinstance(event, ProbeFailed):
+                log.debug("upgrade of session %s failed: %s", self.sid, event.reason)
+                probe, self._probe_ws = self._probe_ws, None
+                if probe is not None:
+                    probe.close()
+        if self.session.outbox:
+            self._output.set()
+
+    def _closed(self, reason: CloseReason) -> None:
+        log.debug("session %s closed: %s", self.sid, reason.value)
+        self._output.set()
+        self._timer_wakeup.set()
+        if self._probe_ws is not None:
+            self._probe_ws.close()
+        try:
+            self._on_close(self, reason)
+        except Exception:
+            log.exception("close handler failed for session %s", self.sid)
+
+    # -- timers ----------------------------------------------------------------------
+
+    def _run_timers(self) -> None:
+        while not self.session.closed:
+            deadline = self.session.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - runtime.monotonic())
+            self._timer_wakeup.wait(timeout)
+            self._timer_wakeup.clear()
+            self._apply(self.session.tick(runtime.monotonic()))
+
+    # -- polling ---------------------------------------------------------------------
+
+    def wait_for_output(self) -> list[Packet]:
+        """Block until there is something to send (or the session ends), take it all."""
+        session = self.session
+        while not session.outbox and not session.closed:
+            self._output.wait()
+            self._output.clear()
+        packets = session.take_outbox()
+        if session.closed:
+            final = NOOP if session.close_reason is CloseReason.TRANSPORT_CLOSE else CLOSE
+            packets.append(final)
+        return packets
+
+    def end_poll(self) -> None:
+        self.session.end_poll()
+
+    # -- websocket -------------------------------------------------------------------
+
+    def run_websocket(self, ws: WebSocket) -> None:
+        """Serve a WebSocket-only session until it ends."""
+        self._attach(ws)
+        self._read_loop(ws)
+
+    def run_upgrade(self, ws: WebSocket) -> None:
+        """Probe, upgrade, then serve the session over ``ws``."""
+        try:
+            self.session.start_probe(runtime.monotonic())
+        except ProtocolError as exc:
+            log.info("refused upgrade of session %s: %s", self.sid, exc)
+            ws.close()
+            return
+        self._probe_ws = ws
+        self._timer_wakeup.set()
+        while self._probe_ws is ws:
+            frame = ws.receive()
+            if frame is None or self._probe_ws is not ws:
+                self._apply(self.session.abort_probe("probe closed"))
+                return
+            try:
+                packet = decode_frame(frame)
+            except ProtocolError:
+                self._apply(self.session.abort_probe("invalid probe packet"))
+                return
+            for event in self.session.receive_probe(packet, runtime.monotonic()):
+                if isinstance(event, ProbeReply):
+                    ws.send_frames([encode_frame(event.packet)])
+                elif isinstance(event, UpgradeCompleted):
+                    self._probe_ws = None
+                    self._attach(ws)
+                else:
+                    self._apply([event])
+            if self.session.outbox:
+                self._output.set()
+        if self.ws is ws:
+            self._read_loop(ws)
+
+    def _attach(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self._writer = runtime.spawn(self._write_loop, ws)
+        self._output.set()
+
+    def _read_loop(self, ws: WebSocket) -> None:
+        session = self.session
+        while not session.closed:
+            frame = ws.receive()
+            if frame is None:
+                self._apply(session.close(CloseReason.TRANSPORT_CLOSE))
+                break
+            try:
+                packet = decode_frame(frame)
+            except ProtocolError as exc:
+                self.receive_invalid(exc)
+                break
+            self._apply(session.receive(packet, runtime.monotonic()))
+        if self._writer is not None:
+            self._writer.join(timeout=5)
+        ws.close()
+
+    def _write_loop(self, ws: WebSocket) -> None:
+        session = self.session
+        while True:
+            self._output.wait()
+            self._output.clear()
+            packets = session.take_outbox()
+            if packets:
+                try:
+                    ws.send_frames([encode_frame(p) for p in packets])
+                except OSError as exc:
+                    log.debug("write to session %s failed: %s", self.sid, exc)
+                    self._apply(session.close(CloseReason.TRANSPORT_ERROR))
+                    ws.close()
+                    return
+            if session.closed:
+                ws.close(CLOSE_NORMAL)
+                return

@@ -1,0 +1,115 @@
+"""Incremental Socket.IO decoder for the JSON text format.
+
+Engine.IO messages are fed one at a time. A text message either completes a packet at
+once or, for BINARY_EVENT / BINARY_ACK, announces how many binary messages follow; the
+packet is returned when the last of them arrives. Limits keep a hostile peer from making
+the decoder hold unbounded state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sockio_wsgi.protocol.binary import reconstruct
+from sockio_wsgi.protocol.errors import PayloadTooLarge, ProtocolError
+from sockio_wsgi.protocol.sio import MAX_ACK_ID, SioPacket, SioType, validate
+
+Loads = Callable[[str], Any]
+
+DEFAULT_MAX_ATTACHMENTS = 1000
+_DIGITS = frozenset("0123456789")
+
+
+def parse_text(text: str, loads: Loads = json.loads) -> tuple[SioPacket, int]:
+    """Parse one text packet; return it and the number of attachments announced."""
+    if not text or text[0] not in _DIGITS:
+        raise ProtocolError("invalid Socket.IO packet type")
+    try:
+        packet_type = SioType(int(text[0]))
+    except ValueError:
+        raise ProtocolError(f"unknown Socket.IO packet type {text[0]!r}") from None
+    pos, end = 1, len(text)
+    attachments = 0
+    if packet_type in (SioType.BINARY_EVENT, SioType.BINARY_ACK):
+        dash = text.find("-", pos)
+        count = text[pos:dash] if dash > 0 else ""
+        if not count.isdigit() or not count.isascii() or len(count) > 6:
+            raise ProtocolError("invalid attachment count")
+        attachments = int(count)
+        pos = dash + 1
+    namespace = "/"
+    if pos < end and text[pos] == "/":
+        comma = text.find(",", pos)
+        if comma < 0:
+            comma = end
+        namespace = text[pos:comma]
+        pos = comma + 1
+    ack_id = None
+    start = pos
+    while pos < end and text[pos] in _DIGITS:
+        pos += 1
+    if pos > start:
+        if pos - start > 16 or (ack_id := int(text[start:pos])) > MAX_ACK_ID:
+            raise ProtocolError("ack id out of range")
+    data = None
+    if pos < end:
+        try:
+            data = loads(text[pos:])
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError("invalid JSON in packet") from exc
+    packet = SioPacket(packet_type, namespace, data, ack_id)
+    validate(packet)
+    return packet, attachments
+
+
+class JsonDecoder:
+    """Reassembles packets from a stream of Engine.IO messages (one per connection)."""
+
+    def __init__(self, loads: Loads = json.loads, max_attachments: int = DEFAULT_MAX_ATTACHMENTS):
+        self._loads = loads
+        self._max_attachments = max_attachments
+        self._pending: SioPacket | None = None
+        self._expected = 0
+        self._buffers: list[bytes] = []
+
+    @property
+    def waiting_for_attachments(self) -> bool:
+        return self._pending is not None
+
+    def feed(self, data: str | bytes) -> SioPacket | None:
+        """Feed one Engine.IO message; return a packet when one is complete."""
+        if isinstance(data, str):
+            if self._pending is not None:
+                raise ProtocolError("text message received while waiting for attachments")
+            packet, count = parse_text(data, self._loads)
+            if packet.type not in (SioType.BINARY_EVENT, SioType.BINARY_ACK):
+                return packet
+            if count > self._max_attachments:
+                raise PayloadTooLarge(f"more than {self._max_attachments} attachments")
+            if count == 0:
+                return self._finish(packet, [])
+            self._pending, self._expected, self._buffers = packet, count, []
+            return None
+        if self._pending is None:
+            raise ProtocolError("binary message received without a packet announcing it")
+        self._buffers.append(bytes(data))
+        if len(self._buffers) < self._expected:
+            return None
+        packet, buffers = self._pending, self._buffers
+        self._pending, self._expected, self._buffers = None, 0, []
+        return self._finish(packet, buffers)
+
+    @staticmethod
+    def _finish(packet: SioPacket, buffers: list[bytes]) -> SioPacket:
+        try:
+            packet.data = reconstruct(packet.data, buffers)
+        except RecursionError as exc:
+            raise ProtocolError("packet data nested too deeply") from exc
+        packet.type = SioType.EVENT if packet.type is SioType.BINARY_EVENT else SioType.ACK
+        return packet
+
+    def reset(self) -> None:
+        """Drop a partly received packet (the connection is going away)."""
+        self._pending, self._expected, self._buffers = None, 0, []

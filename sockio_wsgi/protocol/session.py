@@ -1,0 +1,228 @@
+"""The Engine.IO v4 session state machine: heartbeat, upgrade and close, without I/O.
+
+The I/O layer feeds it received packets and the current time, reads back events, and
+writes whatever the session puts in its outbox. Timers become deadlines: the caller
+sleeps until :meth:`EngineSession.next_deadline` and then calls :meth:`tick`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+
+from sockio_wsgi.protocol.eio import (
+    NOOP,
+    PING,
+    PROBE_PONG,
+    Packet,
+    PacketType,
+)
+from sockio_wsgi.protocol.errors import ProtocolError
+
+POLLING = "polling"
+WEBSOCKET = "websocket"
+
+
+class CloseReason(str, Enum):
+    """Why a session ended; the strings are the ones socket.io reports."""
+
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PING_TIMEOUT = "ping timeout"
+    PARSE_ERROR = "parse error"
+    FORCED_CLOSE = "forced close"
+    SERVER_SHUTTING_DOWN = "server shutting down"
+
+
+class UpgradeState(Enum):
+    NONE = "none"
+    PROBING = "probing"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    reason: CloseReason
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReply:
+    """A packet to write on the probing WebSocket (not through the outbox)."""
+
+    packet: Packet
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeCompleted:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeFailed:
+    reason: str
+
+
+Event = MessageReceived | SessionClosed | ProbeReply | UpgradeCompleted | ProbeFailed
+
+
+class EngineSession:
+    """State of one Engine.IO connection; times are seconds from any monotonic clock."""
+
+    def __init__(
+        self,
+        sid: str,
+        *,
+        transport: str,
+        ping_interval: float,
+        ping_timeout: float,
+        now: float,
+        upgrade_timeout: float = 10.0,
+    ) -> None:
+        if transport not in (POLLING, WEBSOCKET):
+            raise ValueError(f"unknown transport {transport!r}")
+        self.sid = sid
+        self.transport = transport
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.upgrade_timeout = upgrade_timeout
+        self.closed = False
+        self.close_reason: CloseReason | None = None
+        self.upgrade = UpgradeState.NONE
+        self.poll_active = False
+        self.outbox: list[Packet] = []
+        self.next_ping_at: float | None = now + ping_interval
+        self.pong_deadline: float | None = None
+        self.probe_deadline: float | None = None
+
+    # -- handshake -------------------------------------------------------------------
+
+    def open_packet(self, upgrades: list[str], max_payload: int) -> Packet:
+        """The OPEN packet: intervals in whole milliseconds, exactly as configured."""
+        body = {
+            "sid": self.sid,
+            "upgrades": upgrades,
+            "pingInterval": round(self.ping_interval * 1000),
+            "pingTimeout": round(self.ping_timeout * 1000),
+            "maxPayload": max_payload,
+        }
+        return Packet(PacketType.OPEN, json.dumps(body, separators=(",", ":")))
+
+    # -- sending ---------------------------------------------------------------------
+
+    def send(self, packets: list[Packet]) -> None:
+        """Queue packets as one unit; nothing is queued on a closed session."""
+        if not self.closed:
+            self.outbox.extend(packets)
+
+    def take_outbox(self) -> list[Packet]:
+        packets, self.outbox = self.outbox, []
+        return packets
+
+    # -- receiving -------------------------------------------------------------------
+
+    def receive(self, packet: Packet, now: float) -> list[Event]:
+        """Handle a packet that arrived over the session's current transport."""
+        if self.closed:
+            return []
+        kind = packet.type
+        if kind is PacketType.MESSAGE:
+            return [MessageReceived(packet.data)]
+        if kind is PacketType.PONG:
+            self.pong_deadline = None
+            self.next_ping_at = now + self.ping_interval
+            return []
+        if kind is PacketType.PING:
+            self.send([Packet(PacketType.PONG, packet.data)])
+            return []
+        if kind is PacketType.CLOSE:
+            return self.close(CloseReason.TRANSPORT_CLOSE)
+        if kind is PacketType.NOOP:
+            return []
+        return self.close(CloseReason.PARSE_ERROR)
+
+    def receive_invalid(self) -> list[Event]:
+        """The transport got bytes that are not a packet: the session ends."""
+        return self.close(CloseReason.PARSE_ERROR)
+
+    # -- polling ---------------------------------------------------------------------
+
+    def start_poll(self) -> None:
+        """A polling GET begins; a second concurrent one is a protocol error."""
+        if self.transport != POLLING:
+            raise ProtocolError("session is not on polling")
+        if self.poll_active:
+            raise ProtocolError("overlapping polling requests")
+        self.poll_active = True
+
+    def end_poll(self) -> None:
+        self.poll_active = False
+
+    # -- upgrade ---------------------------------------------------------------------
+
+    def start_probe(self, now: float) -> None:
+        """A WebSocket arrived for this polling session; it must probe, then upgrade."""
+        if self.closed or self.transport != POLLING or self.upgrade is not UpgradeState.NONE:
+            raise ProtocolError("session cannot be upgraded")
+        self.upgrade = UpgradeState.PROBING
+        self.probe_deadline = now + self.upgrade_timeout
+
+    def receive_probe(self, packet: Packet, now: float) -> list[Event]:
+        """Handle a packet on the probing WebSocket before the upgrade completes."""
+        if self.closed or self.upgrade is not UpgradeState.PROBING:
+            return [ProbeFailed("no upgrade in progress")]
+        if packet.type is PacketType.PING and packet.data == "probe":
+            self.send([NOOP])  # answers a pending GET so the client can pause polling
+            return [ProbeReply(PROBE_PONG)]
+        if packet.type is PacketType.UPGRADE:
+            self.upgrade = UpgradeState.DONE
+            self.transport = WEBSOCKET
+            self.probe_deadline = None
+            return [UpgradeCompleted()]
+        return self.abort_probe("unexpected packet during upgrade")
+
+    def abort_probe(self, reason: str) -> list[Event]:
+        if self.upgrade is UpgradeState.PROBING:
+            self.upgrade = UpgradeState.NONE
+            self.probe_deadline = None
+        return [ProbeFailed(reason)]
+
+    # -- time ------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """The earliest time at which :meth:`tick` has something to do."""
+        if self.closed:
+            return None
+        times = [t for t in (self.next_ping_at, self.pong_deadline, self.probe_deadline) if t]
+        return min(times) if times else None
+
+    def tick(self, now: float) -> list[Event]:
+        """Advance timers: send a ping, time out a silent peer or a stalled probe."""
+        if self.closed:
+            return []
+        events: list[Event] = []
+        if self.probe_deadline is not None and now >= self.probe_deadline:
+            events += self.abort_probe("upgrade timeout")
+        if self.pong_deadline is not None and now >= self.pong_deadline:
+            return events + self.close(CloseReason.PING_TIMEOUT)
+        if self.next_ping_at is not None and now >= self.next_ping_at:
+            self.next_ping_at = None
+            self.pong_deadline = now + self.ping_timeout
+            self.send([PING])
+        return events
+
+    # -- close -----------------------------------------------------------------------
+
+    def close(self, reason: CloseReason) -> list[Event]:
+        """End the session once; later calls report nothing."""
+        if self.closed:
+            return []
+        self.closed = True
+        self.close_reason = reason
+        self.next_ping_at = self.pong_deadline = self.probe_deadline = None
+        return [SessionClosed(reason)]

@@ -1,0 +1,70 @@
+"""Serving: gevent's pywsgi with a handler that lets the engine take over WebSockets.
+
+The handler adds the raw socket to the environ of upgrade requests; the engine then
+completes the handshake with wsproto and frames the connection itself. Requests it
+does not upgrade are answered as ordinary HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gevent import pywsgi
+
+from sockio_wsgi.engine.websocket import RAW_SOCKET_KEY, UPGRADED_KEY
+
+log = logging.getLogger("sockio_wsgi.serve")
+
+WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
+    """A pywsgi handler whose upgrade requests may be taken over by the application."""
+
+    def run_application(self) -> None:
+        if self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+            super().run_application()
+            return
+        self.environ[RAW_SOCKET_KEY] = self.socket
+        try:
+            self.result = self.application(self.environ, self.start_response)
+            if self.environ.get(UPGRADED_KEY):
+                self.close_connection = True
+                self._orig_status = self.status = "101 Switching Protocols"
+                return
+            self.process_result()
+        finally:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+            self.result = None
+
+
+def make_server(
+    app: WSGIApplication,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    *,
+    log_requests: bool = False,
+    **kwargs: Any,
+) -> pywsgi.WSGIServer:
+    """A gevent WSGI server for ``app`` with WebSocket support; call ``serve_forever()``
+    or ``start()``. ``port=0`` picks a free port (see ``server.server_port``)."""
+    kwargs.setdefault("log", log if log_requests else None)
+    kwargs.setdefault("error_log", log)
+    return pywsgi.WSGIServer((host, port), app, handler_class=WebSocketHandler, **kwargs)
+
+
+def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:
+    """Serve ``app`` until interrupted. Call ``gevent.monkey.patch_all()`` at startup
+    when the application uses blocking libraries."""
+    server = make_server(app, host, port, **kwargs)
+    log.info("serving on http://%s:%d", host, server.server_port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

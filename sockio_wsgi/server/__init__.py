@@ -1,0 +1,1 @@
+"""Socket.IO semantics: server, namespaces, sockets, rooms and broadcasts."""

@@ -1,0 +1,246 @@
+"""A client's membership of one namespace: emit, acks, rooms and disconnect.
+
+Incoming events of one socket run in order in a worker greenlet started on demand, so a
+handler may block (even on ``emit_with_ack`` to the same client) without stalling the
+connection's reader, which keeps routing acks.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sockio_wsgi import runtime
+from sockio_wsgi.adapters.base import BroadcastOptions
+from sockio_wsgi.exceptions import DisconnectedError, TimeoutError
+from sockio_wsgi.protocol.eio import Packet
+from sockio_wsgi.protocol.sio import (
+    RESERVED_EVENTS,
+    SioPacket,
+    SioType,
+    ack_packet,
+    event_packet,
+)
+from sockio_wsgi.server.broadcast import BroadcastOperator
+from sockio_wsgi.server.handshake import Handshake
+
+if TYPE_CHECKING:
+    from sockio_wsgi.server.client import Client
+    from sockio_wsgi.server.namespace import Namespace
+
+log = logging.getLogger("sockio_wsgi.server")
+
+AckCallback = Callable[..., Any]
+
+
+def _as_rooms(rooms: str | Iterable[str]) -> set[str]:
+    return {rooms} if isinstance(rooms, str) else set(rooms)
+
+
+class Socket:
+    """One client in one namespace. ``data`` is free for the application's use."""
+
+    def __init__(self, namespace: Namespace, client: Client, auth: Any) -> None:
+        self.id = secrets.token_urlsafe(15)
+        self.namespace = namespace
+        self.nsp = namespace.name
+        self.client = client
+        self.handshake = Handshake.from_environ(client.environ, auth)
+        self.data: dict[str, Any] = {}
+        self.connected = False
+        self._connecting = True
+        self._held: list[Packet] = []
+        self._acks: dict[int, AckCallback] = {}
+        self._ack_waiters: set[Any] = set()
+        self._next_ack_id = 0
+        self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._worker: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.nsp}>"
+
+    @property
+    def sid(self) -> str:
+        return self.id
+
+    @property
+    def rooms(self) -> set[str]:
+        return self.namespace.adapter.socket_rooms(self.id)
+
+    @property
+    def transport(self) -> str:
+        return self.client.esock.transport
+
+    # -- emitting --------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
+        """Send an event to this client; ``callback(*ack_args)`` runs when it acks."""
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name")
+        ack_id = None
+        if callback is not None:
+            ack_id = self._register_ack(callback)
+        self.write(self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id)))
+
+    def send(self, *args: Any, callback: AckCallback | None = None) -> None:
+        """Emit the ``message`` event."""
+        self.emit("message", *args, callback=callback)
+
+    def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
+        """Emit and block this greenlet until the client acks; return its reply.
+
+        One ack argument is returned as is, several as a tuple, none as ``None``.
+        Raises :class:`~sockio_wsgi.TimeoutError` or :class:`DisconnectedError`.
+        """
+        result = runtime.AsyncResult()
+        self._ack_waiters.add(result)
+        ack_id = self._register_ack(lambda *reply: result.set(reply))
+        try:
+            self.write(self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id)))
+            reply = result.get(timeout=timeout)
+        except runtime.Timeout:
+            raise TimeoutError(f"no ack for {event!r} within {timeout}s") from None
+        finally:
+            self._ack_waiters.discard(result)
+            self._acks.pop(ack_id, None)
+        return _unwrap(reply)
+
+    call = emit_with_ack
+
+    def _register_ack(self, callback: AckCallback) -> int:
+        ack_id = self._next_ack_id
+        self._next_ack_id += 1
+        self._acks[ack_id] = callback
+        return ack_id
+
+    def write(self, packets: list[Packet], volatile: bool = False) -> bool:
+        """Queue pre-encoded packets; held back until the CONNECT reply is out."""
+        if self._connecting:
+            self._held.extend(packets)
+            return True
+        if not self.connected:
+            return False
+        if volatile and not self.client.esock.writable:
+            return False
+        self.client.esock.send_packets(packets)
+        return True
+
+    # -- rooms and broadcasts --------------------------------------------------------
+
+    def join(self, rooms: str | Iterable[str]) -> None:
+        self.namespace.adapter.add_all(self.id, _as_rooms(rooms))
+
+    def leave(self, room: str) -> None:
+        self.namespace.adapter.delete(self.id, room)
+
+    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to rooms, excluding this socket."""
+        return self.broadcast.to(rooms)
+
+    in_ = to
+
+    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
+        return self.broadcast.except_(rooms)
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Every socket of the namespace but this one."""
+        return BroadcastOperator(
+            self.namespace, BroadcastOptions(except_rooms=frozenset([self.id]))
+        )
+
+    # -- disconnect ------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> None:
+        """Leave the namespace (the client is told); ``close=True`` ends the connection."""
+        if close:
+            self.client.close()
+            return
+        if not self.connected and not self._connecting:
+            return
+        self.write(self.namespace.encode(SioPacket(SioType.DISCONNECT, self.nsp)))
+        self._closed("server namespace disconnect")
+
+    # -- called by the client and namespace ------------------------------------------
+
+    def _connected(self, packets: list[Packet]) -> None:
+        """The CONNECT reply is ``packets``; then everything held back goes out."""
+        held, self._held = self._held, []
+        self._connecting = False
+        self.connected = True
+        self.client.esock.send_packets(packets + held)
+
+    def _refused(self) -> None:
+        self._connecting = False
+        self._held = []
+
+    def _on_packet(self, packet: SioPacket) -> None:
+        if packet.type is SioType.EVENT:
+            self.run(self.namespace.dispatch_event, self, packet)
+        elif packet.type is SioType.ACK:
+            self._on_ack(packet)
+        elif packet.type is SioType.DISCONNECT:
+            self._closed("client namespace disconnect")
+
+    def _on_ack(self, packet: SioPacket) -> None:
+        callback = self._acks.pop(packet.id, None) if packet.id is not None else None
+        if callback is None:
+            log.debug("socket %s: ack %s matches no emit", self.id, packet.id)
+            return
+        try:
+            callback(*packet.args)
+        except Exception:
+            log.exception("ack callback failed on socket %s", self.id)
+
+    def reply_ack(self, ack_id: int, result: Any) -> None:
+        """Send a handler's return value as the ack of the client's event."""
+        if result is None:
+            args: list[Any] = []
+        elif isinstance(result, tuple):
+            args = list(result)
+        else:
+            args = [result]
+        self.write(self.namespace.encode(ack_packet(self.nsp, ack_id, args)))
+
+    def _closed(self, reason: str) -> None:
+        """Leave the namespace once, for ``reason``; handlers run after queued events."""
+        if not self.connected and not self._connecting:
+            return
+        was_connected = self.connected
+        self.connected = False
+        self._connecting = False
+        self.client.forget(self)
+        for waiter in list(self._ack_waiters):
+            waiter.set_exception(DisconnectedError(f"socket disconnected: {reason}"))
+        self._acks.clear()
+        if was_connected:
+            self.run(self.namespace.remove, self, reason)
+        else:
+            self.namespace.adapter.delete_all(self.id)
+
+    # -- ordered execution -----------------------------------------------------------
+
+    def run(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run ``func(*args)`` after every earlier task of this socket."""
+        self._inbox.append((func, args))
+        if self._worker is None:
+            self._worker = runtime.spawn(self._drain)
+
+    def _drain(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            func, args = inbox.popleft()
+            try:
+                func(*args)
+            except Exception:
+                log.exception("task %s failed on socket %s", getattr(func, "__name__", func), self.id)
+        self._worker = None
+
+
+def _unwrap(reply: tuple[Any, ...]) -> Any:
+    if not reply:
+        return None
+    return reply[0] if len(reply) == 1 else reply

@@ -1,0 +1,1 @@
+"""Shared test helpers (Node harness, ...); imported as ``tests.helpers``."""
