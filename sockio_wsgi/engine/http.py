@@ -92,7 +92,7 @@ class CorsPolicy:
         if rule == "*":
             return True
         if rule is None:
-            return urlsplit(origin).netloc == environ.get("HTTP_HOST", "")
+            return bool(urlsplit(origin).netloc == environ.get("HTTP_HOST", ""))
         if callable(rule):
             try:
                 return bool(rule(origin))

@@ -7,6 +7,7 @@ which server accepted the upgrade.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections import deque
@@ -23,7 +24,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-from wsproto.extensions import PerMessageDeflate
+from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.utilities import ProtocolError as WsprotoError
 
 from sockio_wsgi.runtime import Semaphore
@@ -111,7 +112,7 @@ class WsprotoWebSocket:
             raise UpgradeRefused(str(exc)) from exc
         if request is None:
             raise UpgradeRefused("incomplete upgrade request")
-        extensions = [PerMessageDeflate()] if compression else []
+        extensions: list[Extension] = [PerMessageDeflate()] if compression else []
         sock.sendall(conn.send(AcceptConnection(extensions=extensions)))
         environ[UPGRADED_KEY] = True
         return cls(sock, conn, max_message_size)
@@ -166,7 +167,13 @@ class WsprotoWebSocket:
         with self._write_lock:
             if self._closed or self._conn.state is not ConnectionState.OPEN:
                 raise ConnectionResetError("WebSocket is closed")
-            data = b"".join([self._conn.send(Message(data=frame)) for frame in frames])
+            send = self._conn.send
+            data = b"".join(
+                [
+                    send(TextMessage(data=frame) if isinstance(frame, str) else BytesMessage(frame))
+                    for frame in frames
+                ]
+            )
             self._sock.sendall(data)
 
     def _write(self, data: bytes) -> None:
@@ -185,10 +192,8 @@ class WsprotoWebSocket:
 
     def _release(self) -> None:
         self._closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class GeventWebSocketConnection:
@@ -221,7 +226,5 @@ class GeventWebSocketConnection:
                 raise ConnectionResetError(str(exc)) from exc
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
-        try:
+        with contextlib.suppress(Exception):  # already closed by the peer
             self._ws.close(code, reason.encode())
-        except Exception:  # already closed by the peer
-            pass

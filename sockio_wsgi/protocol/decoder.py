@@ -50,9 +50,8 @@ def parse_text(text: str, loads: Loads = json.loads) -> tuple[SioPacket, int]:
     start = pos
     while pos < end and text[pos] in _DIGITS:
         pos += 1
-    if pos > start:
-        if pos - start > 16 or (ack_id := int(text[start:pos])) > MAX_ACK_ID:
-            raise ProtocolError("ack id out of range")
+    if pos > start and (pos - start > 16 or (ack_id := int(text[start:pos])) > MAX_ACK_ID):
+        raise ProtocolError("ack id out of range")
     data = None
     if pos < end:
         try:

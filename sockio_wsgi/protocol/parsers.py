@@ -11,7 +11,7 @@ import json
 from typing import Any, Protocol
 
 from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS, JsonDecoder
-from sockio_wsgi.protocol.sio import SioPacket, encode_text
+from sockio_wsgi.protocol.sio import Dumps, SioPacket, encode_text
 
 
 class Decoder(Protocol):
@@ -37,6 +37,7 @@ class JsonParser:
         module = json_module or json
         self._loads = module.loads
         self._max_attachments = max_attachments
+        self._dumps: Dumps
         if module is json:
             self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
         else:

@@ -86,7 +86,9 @@ def parse_request(
         raise EngineRequestError(EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
     is_upgrade = upgrade_header.lower() == "websocket"
     if transport == "websocket" and not is_upgrade:
-        raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "websocket transport needs an upgrade")
+        raise EngineRequestError(
+            EngineErrorCode.BAD_REQUEST, "websocket transport needs an upgrade"
+        )
     if transport == "polling" and is_upgrade:
         raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "polling transport cannot upgrade")
     sid = query.get("sid") or None

@@ -62,7 +62,9 @@ class SioPacket:
         return list(self.data or [])
 
 
-def event_packet(namespace: str, event: str, args: list[Any], ack_id: int | None = None) -> SioPacket:
+def event_packet(
+    namespace: str, event: str, args: list[Any], ack_id: int | None = None
+) -> SioPacket:
     return SioPacket(SioType.EVENT, namespace, [event, *args], ack_id)
 
 

@@ -32,12 +32,19 @@ class Client:
         self.environ: dict[str, Any] = esock.environ
         self.decoder = server.parser.decoder()
         self.sockets: dict[str, Socket] = {}
-        self._connect_timer: Any = runtime.spawn_later(server.connect_timeout, self._connect_timeout)
+        self._connect_timer: Any = runtime.spawn_later(
+            server.connect_timeout, self._connect_timeout
+        )
 
     @property
     def sid(self) -> str:
         """The Engine.IO session id (not a socket id)."""
         return self.esock.sid
+
+    @property
+    def active(self) -> bool:
+        """False once the Engine.IO session has ended."""
+        return not self.esock.closed
 
     def on_message(self, data: str | bytes) -> None:
         try:

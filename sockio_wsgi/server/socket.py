@@ -236,7 +236,8 @@ class Socket:
             try:
                 func(*args)
             except Exception:
-                log.exception("task %s failed on socket %s", getattr(func, "__name__", func), self.id)
+                name = getattr(func, "__name__", func)
+                log.exception("task %s failed on socket %s", name, self.id)
         self._worker = None
 
 
