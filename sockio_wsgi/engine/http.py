@@ -92,7 +92,8 @@ class CorsPolicy:
         if rule == "*":
             return True
         if rule is None:
-            return bool(urlsplit(origin).netloc == environ.get("HTTP_HOST", ""))
+            netloc = urlsplit(origin).netloc
+            return bool(netloc) and netloc == environ.get("HTTP_HOST")
         if callable(rule):
             try:
                 return bool(rule(origin))
@@ -102,9 +103,9 @@ class CorsPolicy:
         return origin in rule
 
     def headers(self, environ: dict[str, Any]) -> Headers:
-        """CORS headers for a response to an allowed request."""
+        """CORS headers for a response to an allowed request; none for a refused origin."""
         origin = environ.get("HTTP_ORIGIN")
-        if not origin or self.disabled:
+        if not origin or self.disabled or not self.origin_allowed(environ):
             return []
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         if self._credentials:

@@ -32,7 +32,7 @@ class EngineErrorCode(IntEnum):
         return 403 if self is EngineErrorCode.FORBIDDEN else 400
 
     def body(self) -> bytes:
-        return json.dumps({"code": int(self), "message": self.text}).encode()
+        return json.dumps({"code": int(self), "message": self.text}, separators=(",", ":")).encode()
 
 
 _MESSAGES = {

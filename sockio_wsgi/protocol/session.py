@@ -198,7 +198,8 @@ class EngineSession:
         """The earliest time at which :meth:`tick` has something to do."""
         if self.closed:
             return None
-        times = [t for t in (self.next_ping_at, self.pong_deadline, self.probe_deadline) if t]
+        timers = (self.next_ping_at, self.pong_deadline, self.probe_deadline)
+        times = [t for t in timers if t is not None]
         return min(times) if times else None
 
     def tick(self, now: float) -> list[Event]:
