@@ -14,14 +14,25 @@ from sockio_wsgi.protocol.errors import ProtocolError
 BINARY_TYPES = (bytes, bytearray, memoryview)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def has_binary(data: Any) -> bool:
     """True when ``data`` holds bytes anywhere inside lists, tuples or dicts."""
+    kind = type(data)
+    if kind in _SCALARS:  # the common case, decided without isinstance chains
+        return False
     if isinstance(data, BINARY_TYPES):
         return True
     if isinstance(data, (list, tuple)):
-        return any(has_binary(item) for item in data)
+        for item in data:  # noqa: SIM110 - a loop: any() over a generator is slower here
+            if type(item) not in _SCALARS and has_binary(item):
+                return True
+        return False
     if isinstance(data, dict):
-        return any(has_binary(value) for value in data.values())
+        for value in data.values():
+            if type(value) not in _SCALARS and has_binary(value):
+                return True
     return False
 
 

@@ -9,6 +9,7 @@ the decoder hold unbounded state.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,39 +20,45 @@ from sockio_wsgi.protocol.sio import MAX_ACK_ID, SioPacket, SioType, validate
 Loads = Callable[[str], Any]
 
 DEFAULT_MAX_ATTACHMENTS = 1000
-_DIGITS = frozenset("0123456789")
+_TYPE_BY_DIGIT = {str(int(t)): t for t in SioType}
+_DIGIT_RUN = re.compile(r"[0-9]+", re.ASCII).match
+_BINARY_TYPES = (SioType.BINARY_EVENT, SioType.BINARY_ACK)
+
+
+def _digits_end(text: str, pos: int) -> int:
+    """The end of the run of ASCII digits starting at ``pos`` (``pos`` when there is none)."""
+    run = _DIGIT_RUN(text, pos)
+    return pos if run is None else run.end()
 
 
 def parse_text(text: str, loads: Loads = json.loads) -> tuple[SioPacket, int]:
     """Parse one text packet; return it and the number of attachments announced."""
-    if not text or text[0] not in _DIGITS:
+    packet_type = _TYPE_BY_DIGIT.get(text[:1])
+    if packet_type is None:
+        if text[:1].isdigit():
+            raise ProtocolError(f"unknown Socket.IO packet type {text[0]!r}")
         raise ProtocolError("invalid Socket.IO packet type")
-    try:
-        packet_type = SioType(int(text[0]))
-    except ValueError:
-        raise ProtocolError(f"unknown Socket.IO packet type {text[0]!r}") from None
     pos, end = 1, len(text)
     attachments = 0
-    if packet_type in (SioType.BINARY_EVENT, SioType.BINARY_ACK):
-        dash = text.find("-", pos)
-        count = text[pos:dash] if dash > 0 else ""
-        if not count.isdigit() or not count.isascii() or len(count) > 6:
+    if packet_type in _BINARY_TYPES:
+        dash = _digits_end(text, pos)
+        if dash == pos or dash - pos > 6 or text[dash : dash + 1] != "-":
             raise ProtocolError("invalid attachment count")
-        attachments = int(count)
+        attachments = int(text[pos:dash])
         pos = dash + 1
     namespace = "/"
-    if pos < end and text[pos] == "/":
+    if text[pos : pos + 1] == "/":
         comma = text.find(",", pos)
         if comma < 0:
             comma = end
         namespace = text[pos:comma]
         pos = comma + 1
     ack_id = None
-    start = pos
-    while pos < end and text[pos] in _DIGITS:
-        pos += 1
-    if pos > start and (pos - start > 16 or (ack_id := int(text[start:pos])) > MAX_ACK_ID):
-        raise ProtocolError("ack id out of range")
+    digits_end = _digits_end(text, pos)
+    if digits_end > pos:
+        if digits_end - pos > 16 or (ack_id := int(text[pos:digits_end])) > MAX_ACK_ID:
+            raise ProtocolError("ack id out of range")
+        pos = digits_end
     data = None
     if pos < end:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS, JsonDecoder
+from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS, JsonDecoder, Loads
 from sockio_wsgi.protocol.sio import Dumps, SioPacket, encode_text
 
 
@@ -30,18 +30,51 @@ class Parser(Protocol):
         """Return a fresh decoder for one connection."""
 
 
+def default_json() -> tuple[Loads, Dumps]:
+    """orjson when it is installed (several times faster on small packets), else the stdlib.
+
+    Whatever orjson refuses (non-string keys, integers past 64 bits, NaN, datetimes and
+    dataclasses, which the stdlib does not encode either) goes through the stdlib, so both
+    give the same results."""
+    stdlib_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    try:
+        import orjson
+    except ImportError:
+        return json.loads, stdlib_dumps
+    fast_dumps, fast_loads = orjson.dumps, orjson.loads
+    options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def dumps(data: Any) -> str:
+        try:
+            return fast_dumps(data, option=options).decode("utf-8")
+        except TypeError:
+            return stdlib_dumps(data)
+
+    def loads(text: str) -> Any:
+        try:
+            return fast_loads(text)
+        except ValueError:
+            return json.loads(text)
+
+    return loads, dumps
+
+
 class JsonParser:
-    """The default parser; ``json_module`` may be any module with ``dumps``/``loads``."""
+    """The default parser; ``json_module`` may be any module with ``dumps``/``loads``
+    (by default orjson when installed, else the standard library)."""
 
     def __init__(self, json_module: Any = None, max_attachments: int = DEFAULT_MAX_ATTACHMENTS):
-        module = json_module or json
-        self._loads = module.loads
         self._max_attachments = max_attachments
+        self._loads: Loads
         self._dumps: Dumps
-        if module is json:
+        if json_module is None:
+            self._loads, self._dumps = default_json()
+        elif json_module is json:
+            self._loads = json.loads
             self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
         else:
-            dumps = module.dumps
+            self._loads = json_module.loads
+            dumps = json_module.dumps
             self._dumps = lambda data: _as_text(dumps(data))
 
     def encode(self, packet: SioPacket) -> list[str | bytes]:

@@ -84,48 +84,48 @@ Dumps = Callable[[Any], str]
 _compact_dumps: Dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+_DIGIT_BY_TYPE = {t: str(int(t)) for t in SioType}
+
+
 def encode_text(packet: SioPacket, dumps: Dumps = _compact_dumps) -> list[str | bytes]:
     """Encode a packet as its text header packet followed by binary attachments."""
     packet_type = packet.type
     data = packet.data
     attachments: list[bytes] = []
-    if packet_type in (SioType.EVENT, SioType.ACK) and has_binary(data):
+    if (packet_type is SioType.EVENT or packet_type is SioType.ACK) and has_binary(data):
         data, attachments = deconstruct(data)
         packet_type = SioType.BINARY_EVENT if packet_type is SioType.EVENT else SioType.BINARY_ACK
-    parts = [str(int(packet_type))]
-    if packet_type in (SioType.BINARY_EVENT, SioType.BINARY_ACK):
-        parts.append(f"{len(attachments)}-")
+        text = f"{_DIGIT_BY_TYPE[packet_type]}{len(attachments)}-"
+    else:
+        text = _DIGIT_BY_TYPE[packet_type]
     if packet.namespace != "/":
-        parts.append(packet.namespace + ",")
+        text += packet.namespace + ","
     if packet.id is not None:
-        parts.append(str(packet.id))
+        text += str(packet.id)
     if data is not None:
         try:
-            parts.append(dumps(data))
+            text += dumps(data)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"cannot encode packet data as JSON: {exc}") from exc
-    return ["".join(parts), *attachments]
+    if attachments:
+        return [text, *attachments]
+    return [text]
 
 
 def validate(packet: SioPacket) -> None:
     """Check that a decoded packet's data has the shape its type requires."""
     kind, data = packet.type, packet.data
-    if kind is SioType.CONNECT:
-        ok = data is None or isinstance(data, dict)
+    if kind is SioType.EVENT or kind is SioType.BINARY_EVENT:  # the hot case first
+        name = data[0] if type(data) is list and data else None
+        name_type = type(name)
+        ok = (name_type is str and name not in RESERVED_EVENTS) or name_type is int
+    elif kind is SioType.ACK or kind is SioType.BINARY_ACK:
+        ok = type(data) is list
+    elif kind is SioType.CONNECT:
+        ok = data is None or type(data) is dict
     elif kind is SioType.DISCONNECT:
         ok = data is None
-    elif kind is SioType.CONNECT_ERROR:
-        ok = isinstance(data, (dict, str))
-    elif kind in (SioType.EVENT, SioType.BINARY_EVENT):
-        ok = (
-            isinstance(data, list)
-            and len(data) > 0
-            and (
-                (isinstance(data[0], str) and data[0] not in RESERVED_EVENTS)
-                or (isinstance(data[0], int) and not isinstance(data[0], bool))
-            )
-        )
-    else:
-        ok = isinstance(data, list)
+    else:  # CONNECT_ERROR
+        ok = type(data) is dict or type(data) is str
     if not ok:
         raise ProtocolError(f"invalid payload for {kind.name} packet")

@@ -46,8 +46,9 @@ PROTOCOL_DENY = frozenset(
         "flask",
     }
 )
-# Third-party packages the protocol layer may use besides the standard library.
-PROTOCOL_THIRD_PARTY = frozenset({"msgpack"})
+# Third-party packages the protocol layer may use besides the standard library: msgpack for
+# its parser, orjson (optional, imported when installed) for fast JSON.
+PROTOCOL_THIRD_PARTY = frozenset({"msgpack", "orjson"})
 
 # The only files of the package that may import gevent, and what each may import from it.
 GEVENT_ALLOWED: dict[str, frozenset[str] | None] = {
