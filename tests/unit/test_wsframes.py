@@ -1,0 +1,116 @@
+"""The WebSocket data-frame fast path, checked against wsproto's own framing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, Message, Ping, TextMessage
+
+from sockio_wsgi.protocol.wsframes import FrameHead, encode_data_frame, frame_head, unmask
+
+
+def client_frame(data: str | bytes, **kwargs: object) -> bytes:
+    """A masked frame exactly as a client (wsproto) would send it."""
+    conn = Connection(ConnectionType.CLIENT)
+    event = (
+        TextMessage(data=data, **kwargs)
+        if isinstance(data, str)
+        else BytesMessage(data=data, **kwargs)
+    )  # type: ignore[arg-type]
+    return conn.send(event)
+
+
+def server_decode(frames: bytes) -> list[Message[object]]:
+    conn = Connection(ConnectionType.SERVER)
+    conn.receive_data(frames)
+    return [e for e in conn.events() if isinstance(e, Message)]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+@pytest.mark.parametrize("kind", ["text", "binary"])
+def test_plain_frames_of_every_length_class(size: int, kind: str) -> None:
+    data: str | bytes = "é" * (size // 2) if kind == "text" else os.urandom(size)
+    frame = client_frame(data)
+    head = frame_head(frame, 0)
+    assert isinstance(head, FrameHead)
+    assert head.plain and head.text is (kind == "text")
+    assert head.end == len(frame)
+    payload = unmask(frame, head)
+    assert (payload.decode("utf-8") if head.text else payload) == data
+
+
+def test_incomplete_frames_ask_for_more_or_announce_their_length() -> None:
+    frame = client_frame(b"x" * 300)
+    assert frame_head(frame, 0) is not None
+    assert frame_head(frame[:1], 0) is None
+    assert frame_head(frame[:3], 0) is None  # 16-bit length not complete
+    assert frame_head(frame[:10], 0) == 300  # header known, payload missing
+    big = client_frame(b"y" * 70000)
+    assert frame_head(big[:9], 0) is None  # 64-bit length not complete
+    assert frame_head(big[:20], 0) == 70000
+
+
+def test_frames_are_found_one_after_another_in_a_buffer() -> None:
+    stream = client_frame("one") + client_frame(b"\x00two") + client_frame("three")
+    pos, found = 0, []
+    while pos < len(stream):
+        head = frame_head(stream, pos)
+        assert isinstance(head, FrameHead)
+        payload = unmask(stream, head)
+        found.append(payload.decode() if head.text else payload)
+        pos = head.end
+    assert found == ["one", b"\x00two", "three"]
+
+
+def test_everything_else_is_left_to_wsproto() -> None:
+    fragment = client_frame("part", message_finished=False)
+    ping = Connection(ConnectionType.CLIENT).send(Ping(b"hi"))
+    unmasked = encode_data_frame("from a server")  # a client must mask
+    plain = client_frame("z" * 200)
+    compressed = bytes([plain[0] | 0x40]) + plain[1:]  # RSV1: permessage-deflate
+    for frame in (fragment, ping, unmasked, compressed):
+        head = frame_head(frame, 0)
+        assert isinstance(head, FrameHead)
+        assert not head.plain and not head.text
+        assert head.end == len(frame)
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 65535, 65536, 100_000])
+def test_server_frames_decode_with_wsproto(size: int) -> None:
+    text = "a" * size
+    binary = os.urandom(size)
+    messages = server_decode_unmasked(encode_data_frame(text) + encode_data_frame(binary))
+    assert messages == [text, binary]
+
+
+def server_decode_unmasked(frames: bytes) -> list[str | bytes]:
+    """Decode server-to-client frames the way a client does."""
+    conn = Connection(ConnectionType.CLIENT)
+    conn.receive_data(frames)
+    return [e.data for e in conn.events() if isinstance(e, Message)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300)))
+def test_round_trip_matches_wsproto(data: str | bytes) -> None:
+    frame = client_frame(data)
+    head = frame_head(frame, 0)
+    assert isinstance(head, FrameHead) and head.plain
+    payload = unmask(frame, head)
+    assert (payload.decode("utf-8") if head.text else payload) == data
+    assert server_decode_unmasked(encode_data_frame(data)) == [data]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64), st.integers(min_value=0, max_value=70))
+def test_arbitrary_bytes_never_overrun(buf: bytes, pos: int) -> None:
+    head = frame_head(buf, pos)
+    if isinstance(head, FrameHead):
+        assert head.end <= len(buf)
+        assert head.payload_start + head.length == head.end
+        if head.plain:
+            assert len(unmask(buf, head)) == head.length
