@@ -36,6 +36,9 @@ from sockio_wsgi.protocol.session import CloseReason, EngineSession
 
 log = logging.getLogger("sockio_wsgi.engine")
 
+# closes the client did not ask for: a polling client learns of them on its next GET
+_SERVER_CLOSES = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
+
 ConnectHandler = Callable[[str, dict[str, Any]], Any]
 MessageHandler = Callable[[str, "str | bytes"], Any]
 DisconnectHandler = Callable[[str, str], Any]
@@ -112,10 +115,12 @@ class EngineServer:
             handler(sock.sid, data)
 
     def _on_close(self, sock: EngineSocket, reason: CloseReason) -> None:
-        if self.sockets.get(sock.sid) is sock and not (sock.session.outbox and sock.ws is None):
+        keep = sock.ws is None and (sock.session.outbox or reason in _SERVER_CLOSES)
+        if self.sockets.get(sock.sid) is sock and not keep:
             del self.sockets[sock.sid]
         elif self.sockets.get(sock.sid) is sock:
-            # a polling session keeps its last packets for one more GET
+            # a polling session keeps its last packets (and the CLOSE packet that tells the
+            # client the server ended it) for one more GET
             runtime.spawn_later(self.ping_interval + self.ping_timeout, self._forget, sock)
         handler = self._handlers.get("disconnect")
         if handler is not None and sock.connected:
@@ -170,7 +175,10 @@ class EngineServer:
         if sock.transport != "polling":
             raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "session is not on polling")
         if request.method == "GET":
-            return polling.handle_get(sock)
+            response = polling.handle_get(sock)
+            if sock.closed:
+                self._forget(sock)  # its last packets and the close went out: sid unknown now
+            return response
         if sock.closed:
             raise EngineRequestError(EngineErrorCode.UNKNOWN_SID)
         return polling.handle_post(sock, environ, self.max_http_buffer_size)

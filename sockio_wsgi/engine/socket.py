@@ -16,6 +16,7 @@ from sockio_wsgi.engine.websocket import CLOSE_NORMAL, WebSocket
 from sockio_wsgi.protocol.eio import CLOSE, NOOP, Packet, decode_frame, encode_frame, message
 from sockio_wsgi.protocol.errors import ProtocolError
 from sockio_wsgi.protocol.session import (
+    POLLING,
     CloseReason,
     EngineSession,
     Event,
@@ -141,9 +142,14 @@ class EngineSocket:
     def wait_for_output(self) -> list[Packet]:
         """Block until there is something to send (or the session ends), take it all."""
         session = self.session
-        while not session.outbox and not session.closed:
+        while not session.outbox and not session.closed and session.transport == POLLING:
             self._output.wait()
             self._output.clear()
+        if session.transport != POLLING:
+            # upgraded while this GET was parked: release it, the WebSocket writer owns
+            # the outbox now (re-arm the event the writer may not have seen yet)
+            self._output.set()
+            return [NOOP]
         packets = session.take_outbox()
         if session.closed:
             final = NOOP if session.close_reason is CloseReason.TRANSPORT_CLOSE else CLOSE

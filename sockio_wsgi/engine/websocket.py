@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import struct
 from collections import deque
 from typing import Any, Protocol
 
@@ -226,5 +227,20 @@ class GeventWebSocketConnection:
                 raise ConnectionResetError(str(exc)) from exc
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
-        with contextlib.suppress(Exception):  # already closed by the peer
-            self._ws.close(code, reason.encode())
+        """Send a close frame carrying ``code``.
+
+        gevent-websocket's own ``close()`` drops the code and writes ``str(reason)`` as
+        the payload (an invalid close frame), so the frame is written here and the
+        connection only marked closed, which also stops its handler sending another.
+        """
+        ws = self._ws
+        with self._write_lock:
+            if getattr(ws, "closed", True):
+                return
+            payload = struct.pack("!H", code) + reason.encode("utf-8")[:123]
+            try:
+                ws.send_frame(payload, ws.OPCODE_CLOSE)
+            except Exception as exc:  # the peer is gone; nothing more to say
+                log.debug("gevent-websocket close frame not sent: %s", exc)
+            finally:
+                ws.closed = True
