@@ -75,7 +75,11 @@ class Client:
         socket._on_packet(packet)
 
     def add(self, socket: Socket) -> None:
+        """A socket is joining (its connect handler is about to run)."""
         self.sockets[socket.nsp] = socket
+
+    def joined(self) -> None:
+        """A socket got its CONNECT reply: the connection no longer times out."""
         runtime.kill(self._connect_timer)
         self._connect_timer = None
 
@@ -89,9 +93,14 @@ class Client:
             self.esock.close(CloseReason.FORCED_CLOSE)
 
     def close(self) -> None:
-        """End the whole connection from the server side."""
+        """End the whole connection from the server side (``socket.disconnect(True)``).
+
+        As in socket.io, each socket is disconnected first ("server namespace
+        disconnect", with a DISCONNECT packet so the client knows not to reconnect);
+        the Engine.IO close still delivers those packets.
+        """
         for socket in list(self.sockets.values()):
-            socket._closed("forced server close")
+            socket.disconnect()
         self.esock.close(CloseReason.FORCED_CLOSE)
 
     def on_close(self, reason: str) -> None:

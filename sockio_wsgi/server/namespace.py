@@ -143,6 +143,10 @@ class Namespace:
             return
         reply = SioPacket(SioType.CONNECT, self.name, {"sid": socket.id})
         socket._connected(self.encode(reply))
+        if not socket.connected:
+            # The connect handler called socket.disconnect(): it had accepted the
+            # socket, so the disconnect handlers run as for any other socket.
+            self.remove(socket, "server namespace disconnect")
 
     def dispatch_event(self, socket: Socket, packet: SioPacket) -> None:
         """Call the event's handler; its return value answers a requested ack."""

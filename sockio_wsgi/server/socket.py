@@ -99,7 +99,9 @@ class Socket:
         self._ack_waiters.add(result)
         ack_id = self._register_ack(lambda *reply: result.set(reply))
         try:
-            self.write(self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id)))
+            packets = self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id))
+            if not self.write(packets):
+                raise DisconnectedError(f"socket {self.id} is not connected")
             reply = result.get(timeout=timeout)
         except runtime.Timeout:
             raise TimeoutError(f"no ack for {event!r} within {timeout}s") from None
@@ -167,15 +169,23 @@ class Socket:
     # -- called by the client and namespace ------------------------------------------
 
     def _connected(self, packets: list[Packet]) -> None:
-        """The CONNECT reply is ``packets``; then everything held back goes out."""
+        """The CONNECT reply is ``packets``; then everything held back goes out.
+
+        A socket its connect handler already disconnected stays disconnected: the
+        client gets CONNECT followed by the held DISCONNECT.
+        """
         held, self._held = self._held, []
-        self._connecting = False
-        self.connected = True
+        if self._connecting:
+            self._connecting = False
+            self.connected = True
+        self.client.joined()
         self.client.esock.send_packets(packets + held)
 
     def _refused(self) -> None:
+        """The connect handler refused: forget the attempt so the client may retry."""
         self._connecting = False
         self._held = []
+        self.client.forget(self)
 
     def _on_packet(self, packet: SioPacket) -> None:
         if packet.type is SioType.EVENT:
