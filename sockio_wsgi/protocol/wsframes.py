@@ -51,6 +51,8 @@ def frame_head(buf: bytes | bytearray, pos: int) -> FrameHead | int | None:
             return None
         length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
         head = 10
+        if length >> 63:  # invalid length: wsproto rejects the header by itself
+            return FrameHead(pos + head, pos + head, 0, False, False)
     masked = b1 & _MASK_BIT
     if masked:
         head += 4

@@ -54,6 +54,12 @@ def test_incomplete_frames_ask_for_more_or_announce_their_length() -> None:
     assert frame_head(big[:20], 0) == 70000
 
 
+def test_a_64_bit_length_with_the_top_bit_is_handed_over_as_is() -> None:
+    header = bytes([0x82, 0xFF]) + (1 << 63).to_bytes(8, "big") + b"mask"
+    head = frame_head(header, 0)
+    assert isinstance(head, FrameHead) and not head.plain and head.end == 10
+
+
 def test_frames_are_found_one_after_another_in_a_buffer() -> None:
     stream = client_frame("one") + client_frame(b"\x00two") + client_frame("three")
     pos, found = 0, []
