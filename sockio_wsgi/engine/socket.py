@@ -29,6 +29,19 @@ from sockio_wsgi.protocol.session import (
 
 log = logging.getLogger("sockio_wsgi.engine")
 
+# greenlet -> the connection it reads; handlers run on that greenlet (see release_reader)
+_readers: dict[Any, EngineSocket] = {}
+
+
+def release_reader() -> None:
+    """Call before the current greenlet waits. If it is a WebSocket reader (a handler
+    runs on it), a new greenlet takes over reading that connection, so that what it waits
+    for, such as an acknowledgement from that very client, can still arrive."""
+    sock = _readers.pop(runtime.current(), None)
+    if sock is not None:
+        sock._release_reader()
+
+
 MessageCallback = Callable[["EngineSocket", "str | bytes"], None]
 CloseCallback = Callable[["EngineSocket", CloseReason], None]
 
@@ -54,6 +67,8 @@ class EngineSocket:
         self._output = runtime.Event()
         self._timer_wakeup = runtime.Event()
         self._writer: Any = None
+        self._reader: Any = None  # the greenlet reading the WebSocket
+        self._ended = runtime.Event()
         self._timer = runtime.spawn(self._run_timers)
 
     @property
@@ -132,6 +147,7 @@ class EngineSocket:
 
     def _closed(self, reason: CloseReason) -> None:
         log.debug("session %s closed: %s", self.sid, reason.value)
+        self._ended.set()
         self._output.set()
         self._timer_wakeup.set()
         if self._probe_ws is not None:
@@ -218,9 +234,35 @@ class EngineSocket:
         self._writer = runtime.spawn(self._write_loop, ws)
         self._output.set()
 
+    @property
+    def is_reader(self) -> bool:
+        """True in the greenlet that is reading this connection's WebSocket."""
+        return self._reader is runtime.current()
+
+    def _release_reader(self) -> None:
+        if self.ws is not None and not self.closed:
+            self._reader = runtime.spawn(self._read_frames, self.ws)
+
     def _read_loop(self, ws: WebSocket) -> None:
+        self._reader = runtime.current()
+        self._read_frames(ws)
+        if not self.session.closed:
+            self._ended.wait()  # reading was handed over; this greenlet still owns the socket
+        if self._writer is not None:
+            self._writer.join(timeout=5)
+        ws.close()
+
+    def _read_frames(self, ws: WebSocket) -> None:
+        me = runtime.current()
+        _readers[me] = self
+        try:
+            self._read_until_handed_over(ws, me)
+        finally:
+            _readers.pop(me, None)
+
+    def _read_until_handed_over(self, ws: WebSocket, me: Any) -> None:
         session = self.session
-        while not session.closed:
+        while not session.closed and self._reader is me:
             frame = ws.receive()
             if frame is None:
                 self._apply(session.close(CloseReason.TRANSPORT_CLOSE))
@@ -231,9 +273,6 @@ class EngineSocket:
                 self.receive_invalid(exc)
                 break
             self._apply(session.receive(packet, runtime.monotonic()))
-        if self._writer is not None:
-            self._writer.join(timeout=5)
-        ws.close()
 
     def _write_loop(self, ws: WebSocket) -> None:
         session = self.session

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi import runtime
 from sockio_wsgi.adapters.base import BroadcastOptions
+from sockio_wsgi.engine.socket import release_reader
 from sockio_wsgi.exceptions import DisconnectedError, TimeoutError
 from sockio_wsgi.protocol.eio import Packet
 from sockio_wsgi.protocol.sio import (
@@ -57,7 +58,7 @@ class Socket:
         self._ack_waiters: set[Any] = set()
         self._next_ack_id = 0
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
-        self._worker: Any = None
+        self._busy = False  # a task of this socket is running (tasks never overlap)
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.nsp}>"
@@ -102,6 +103,7 @@ class Socket:
             packets = self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id))
             if not self.write(packets):
                 raise DisconnectedError(f"socket {self.id} is not connected")
+            release_reader()
             reply = result.get(timeout=timeout)
         except runtime.Timeout:
             raise TimeoutError(f"no ack for {event!r} within {timeout}s") from None
@@ -234,21 +236,38 @@ class Socket:
     # -- ordered execution -----------------------------------------------------------
 
     def run(self, func: Callable[..., Any], *args: Any) -> None:
-        """Run ``func(*args)`` after every earlier task of this socket."""
-        self._inbox.append((func, args))
-        if self._worker is None:
-            self._worker = runtime.spawn(self._drain)
+        """Run ``func(*args)`` after every earlier task of this socket.
+
+        Called by the connection's WebSocket reader, it runs at once in that greenlet:
+        no greenlet is spawned and nothing is switched for a handler that does not wait.
+        A handler that waits on this library (``emit_with_ack``) hands reading to a new
+        greenlet first; anything else (polling requests, other greenlets) runs the tasks
+        in a worker greenlet. Either way one socket's tasks never overlap.
+        """
+        if self._busy:
+            self._inbox.append((func, args))
+            return
+        self._busy = True
+        if self.client.esock.is_reader:
+            self._call(func, args)
+            self._drain()
+        else:
+            self._inbox.append((func, args))
+            runtime.spawn(self._drain)
 
     def _drain(self) -> None:
         inbox = self._inbox
         while inbox:
             func, args = inbox.popleft()
-            try:
-                func(*args)
-            except Exception:
-                name = getattr(func, "__name__", func)
-                log.exception("task %s failed on socket %s", name, self.id)
-        self._worker = None
+            self._call(func, args)
+        self._busy = False
+
+    def _call(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            func(*args)
+        except Exception:
+            name = getattr(func, "__name__", func)
+            log.exception("task %s failed on socket %s", name, self.id)
 
 
 def _unwrap(reply: tuple[Any, ...]) -> Any:
