@@ -176,7 +176,7 @@ class EngineServer:
             raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "session is not on polling")
         if request.method == "GET":
             response = polling.handle_get(sock)
-            if sock.closed:
+            if sock.final_sent:
                 self._forget(sock)  # its last packets and the close went out: sid unknown now
             return response
         if sock.closed:

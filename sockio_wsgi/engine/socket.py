@@ -67,6 +67,7 @@ class EngineSocket:
         self._output = runtime.Event()
         self._timer_wakeup = runtime.Event()
         self._writer: Any = None
+        self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
         self._reader: Any = None  # the greenlet reading the WebSocket
         self._ended = runtime.Event()
         self._timer = runtime.spawn(self._run_timers)
@@ -181,7 +182,10 @@ class EngineSocket:
             self._output.set()
             return [NOOP]
         packets = session.take_outbox()
-        if session.closed:
+        if session.closed and not packets:
+            # the last packets went out on their own first (a client handles a CLOSE
+            # before the packets sharing its payload); this poll ends the session
+            self.final_sent = True
             final = NOOP if session.close_reason is CloseReason.TRANSPORT_CLOSE else CLOSE
             packets.append(final)
         return packets

@@ -89,17 +89,9 @@ def test_server_disconnects_socket(
     assert connected_sid(client, "c1") != sid
 
 
-POLLING_CLOSE_BATCHED = pytest.mark.xfail(
-    reason="engine: a polling close sends the queued packets and CLOSE in one payload; "
-    "socket.io-client handles the CLOSE before the DISCONNECTs (it decodes on nextTick) "
-    "and reports 'transport close'. engine.io flushes first and sends CLOSE on the next poll.",
-    strict=False,
-)
-
-
 @pytest.mark.parametrize(
     "transports",
-    [pytest.param(["polling"], marks=POLLING_CLOSE_BATCHED), ["websocket"]],
+    [["polling"], ["websocket"]],
     ids=["polling", "websocket"],
 )
 def test_server_closes_connection(
