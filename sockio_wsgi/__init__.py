@@ -5,6 +5,8 @@
 """
 
 from sockio_wsgi.adapters.memory import InMemoryAdapter
+from sockio_wsgi.client.client import Client
+from sockio_wsgi.client.simple import SimpleClient
 from sockio_wsgi.engine.server import EngineServer
 from sockio_wsgi.exceptions import (
     ConnectionRefusedError,
@@ -22,6 +24,7 @@ from sockio_wsgi.wsgi import WSGIApp
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
     "ConnectionRefusedError",
     "DisconnectedError",
     "EngineServer",
@@ -29,6 +32,7 @@ __all__ = [
     "Namespace",
     "ProtocolError",
     "Server",
+    "SimpleClient",
     "Socket",
     "SocketIOError",
     "TimeoutError",

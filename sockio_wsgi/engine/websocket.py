@@ -112,6 +112,8 @@ class WsprotoWebSocket:
     ) -> None:
         self._sock = sock
         raw = getattr(sock, "_sock", None)  # gevent's non-blocking socket underneath
+        if getattr(sock, "_sslobj", None) is not None:
+            raw = None  # TLS: bytes must go through the SSL layer, never the raw socket
         self._raw: Any = raw if isinstance(raw, _socket.socket) else None
         self._conn = conn
         self._max = max_message_size
