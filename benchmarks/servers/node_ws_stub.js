@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Calibration stub, NOT a Socket.IO server: the least a server can do to
-// satisfy loadgen.js (Engine.IO open, Socket.IO CONNECT reply, echo acks).
+// satisfy the load generators (Engine.IO open, Socket.IO CONNECT reply, echo acks,
+// "bcast" relayed to every client).
 // Running the load generator against it shows the load generator's own ceiling
 // on this machine, so real servers' results can be judged against it.
 //
@@ -23,6 +24,10 @@ wss.on("connection", (ws) => {
     if (buf[0] !== 0x34) return; // only Engine.IO "message" packets matter here
     if (buf[1] === 0x30) { ws.send(CONNECTED); return; }
     if (buf[1] !== 0x32) return;
+    if (buf[2] === 0x5b) { // 42["bcast",<x>]: the same frame to every client
+      for (const c of wss.clients) c.send(buf, { binary: false });
+      return;
+    }
     // 42<id>["echo",<payload>]  ->  43<id>[<payload>]
     let j = 2;
     while (j < buf.length && buf[j] >= 0x30 && buf[j] <= 0x39) j++;

@@ -4,6 +4,9 @@ This is the deployment python-socketio documents for gevent: ``socketio.Server
 (async_mode="gevent")`` wrapped in ``socketio.WSGIApp`` and served by
 ``gevent.pywsgi.WSGIServer`` with ``geventwebsocket.handler.WebSocketHandler``.
 
+Handlers for every scenario: "echo" acks its argument (text or binary), "bcast"
+emits its argument to every connected client.
+
 Usage: python python_socketio_gevent.py --port 5000
 Prints ``READY <port>`` on stdout once the socket is listening.
 """
@@ -31,7 +34,11 @@ def main() -> None:
 
     @sio.on("echo")
     def echo(sid, data):
-        return data  # the return value is sent back as the ack
+        return data  # the return value is the ack (text, or bytes as a binary attachment)
+
+    @sio.on("bcast")
+    def bcast(sid, data):
+        sio.emit("bcast", data)  # to every client on "/", the sender included
 
     app = socketio.WSGIApp(sio)
     server = pywsgi.WSGIServer(

@@ -1,5 +1,8 @@
 """Our server: sockio_wsgi with its own gevent pywsgi server and WebSocket handler.
 
+Handlers for every scenario: "echo" acks its argument (text or binary), "bcast"
+emits its argument to every connected client.
+
 Usage: python sockio_plain.py --port 5000
 Prints ``READY <port>`` on stdout once the socket is listening.
 """
@@ -29,7 +32,11 @@ def main() -> None:
 
     @sio.on("echo")
     def echo(socket, data):
-        return data  # the return value is sent back as the ack
+        return data  # the return value is the ack (text, or bytes as a binary attachment)
+
+    @sio.on("bcast")
+    def bcast(socket, data):
+        sio.emit("bcast", data)  # to every client on "/", the sender included
 
     app = sockio_wsgi.WSGIApp(sio)
     server = sockio_wsgi.make_server(app, host=args.host, port=args.port)
