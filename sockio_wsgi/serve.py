@@ -7,7 +7,9 @@ does not upgrade are answered as ordinary HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +24,13 @@ WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     """A pywsgi handler whose upgrade requests may be taken over by the application."""
+
+    def handle(self) -> None:
+        # Small writes must not wait for the peer's delayed ACK (Nagle): a long-polling
+        # response or a WebSocket frame is the whole message, and waiting costs ~40 ms.
+        with contextlib.suppress(OSError, AttributeError):
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle()
 
     def run_application(self) -> None:
         if self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
