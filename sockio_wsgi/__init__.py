@@ -16,7 +16,10 @@ from sockio_wsgi.exceptions import (
     TimeoutError,
 )
 from sockio_wsgi.serve import WebSocketHandler, make_server, serve
+from sockio_wsgi.server.broadcast import BroadcastOperator
+from sockio_wsgi.server.dynamic import ParentNamespace
 from sockio_wsgi.server.namespace import Namespace
+from sockio_wsgi.server.remote import RemoteSocket
 from sockio_wsgi.server.server import Server
 from sockio_wsgi.server.socket import Socket
 from sockio_wsgi.wsgi import WSGIApp
@@ -24,13 +27,16 @@ from sockio_wsgi.wsgi import WSGIApp
 __version__ = "0.1.0"
 
 __all__ = [
+    "BroadcastOperator",
     "Client",
     "ConnectionRefusedError",
     "DisconnectedError",
     "EngineServer",
     "InMemoryAdapter",
     "Namespace",
+    "ParentNamespace",
     "ProtocolError",
+    "RemoteSocket",
     "Server",
     "SimpleClient",
     "Socket",

@@ -1,11 +1,37 @@
 """The contract between a namespace and its adapter.
 
+An adapter owns the rooms of one namespace and fans broadcasts out. It mirrors
+socket.io-adapter so that a cluster adapter (Redis, speaking ``@socket.io/redis-adapter``)
+can implement the same methods by doing the local part itself (``super()``, the in-memory
+adapter) and publishing the rest to the other servers:
+
+========================================  ==============================================
+socket.io-adapter                          here
+========================================  ==============================================
+``addAll(id, rooms)``                      ``add_all(sid, rooms)``
+``del(id, room)`` / ``delAll(id)``         ``delete(sid, room)`` / ``delete_all(sid)``
+``broadcast(packet, opts)``                ``broadcast(packet, opts)``
+``broadcastWithAck(packet, opts, n, a)``   ``broadcast_with_ack(packet, opts, on_client_count,
+                                           on_reply)``
+``fetchSockets(opts)``                     ``fetch_sockets(opts)`` -> ``SocketRecord`` list
+``addSockets`` / ``delSockets``            ``add_sockets(opts, rooms)`` / ``del_sockets``
+``disconnectSockets(opts, close)``         ``disconnect_sockets(opts, close)``
+``serverSideEmit(packet)``                 ``server_side_emit(args, ack=None)``
+``serverCount()``                          ``server_count()``
+``on("create-room")`` ...                  ``host.room_event("create-room", room)`` ...
+========================================  ==============================================
+
 Adapters never import the server: a namespace hands its adapter an :class:`AdapterHost`,
-a small interface to encode a packet once and deliver the result to local sockets.
+a small interface to encode a packet once, deliver it to local sockets, describe and
+disconnect local sockets, and receive other servers' ``server_side_emit``. Methods are
+synchronous; a cluster adapter that waits for other servers (``fetch_sockets``, acks)
+blocks the calling greenlet, and must call ``sockio_wsgi.engine.socket.release_reader()``
+before it does. ``opts.local`` asks a cluster adapter to stay on this server.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,10 +40,24 @@ from sockio_wsgi.protocol.sio import SioPacket
 
 Room = str
 
+# called with the ack arguments of one client
+ReplyCallback = Callable[[list[Any]], None]
+# called once per server that took part, with how many clients it reached
+ClientCountCallback = Callable[[int], None]
+# server_side_emit's ack: (error or None, one reply per other server)
+ServerAckCallback = Callable[[Exception | None, list[Any]], None]
+
+ROOM_EVENTS = frozenset({"create-room", "delete-room", "join-room", "leave-room"})
+
 
 @dataclass(frozen=True, slots=True)
 class BroadcastOptions:
-    """Who a broadcast reaches and how: empty ``rooms`` means every socket."""
+    """Who a broadcast reaches and how: empty ``rooms`` means every socket.
+
+    ``compress`` is carried to the transport (``False`` asks it not to compress);
+    ``timeout`` is the ack deadline of ``emit_with_ack``; ``flags`` holds anything else
+    a cluster adapter wants to forward.
+    """
 
     rooms: frozenset[Room] = frozenset()
     except_rooms: frozenset[Room] = frozenset()
@@ -28,35 +68,107 @@ class BroadcastOptions:
     flags: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class SocketRecord:
+    """A socket described as plain data, so that a remote server can send one.
+
+    ``handshake`` is the local socket's ``Handshake`` object, or a plain dict of its
+    fields when the socket lives on another server.
+    """
+
+    id: str
+    nsp: str
+    rooms: frozenset[Room]
+    data: Any
+    handshake: Any
+
+
 class AdapterHost(Protocol):
-    """What an adapter may ask of its namespace."""
+    """What an adapter may ask of its namespace (acting on local sockets only)."""
 
     name: str
 
     def encode(self, packet: SioPacket) -> list[Packet]:
         """Encode a packet once into the Engine.IO packets every recipient gets."""
 
-    def deliver(self, sid: str, packets: list[Packet], opts: BroadcastOptions) -> bool:
-        """Write pre-encoded packets to one local socket; False if it was skipped."""
+    def deliver(
+        self,
+        sid: str,
+        packets: list[Packet],
+        opts: BroadcastOptions,
+        ack_id: int | None = None,
+        on_reply: ReplyCallback | None = None,
+    ) -> bool:
+        """Write pre-encoded packets to one local socket; False if it was skipped.
+
+        With ``ack_id`` (the id encoded in ``packets``), ``on_reply`` gets the client's
+        ack arguments."""
+
+    def new_ack_id(self) -> int:
+        """A fresh ack id, unique in the namespace (for ``broadcast_with_ack``)."""
+
+    def socket_record(self, sid: str) -> SocketRecord | None:
+        """A local socket as a record; None if it is not connected here."""
+
+    def disconnect_local(self, sid: str, close: bool) -> None:
+        """Disconnect a local socket (``close`` ends its whole connection)."""
 
     def room_event(self, event: str, room: Room, sid: str | None = None) -> None:
         """Report ``create-room``, ``delete-room``, ``join-room`` or ``leave-room``."""
+
+    def on_server_side_emit(self, args: list[Any], reply: Callable[[Any], None] | None) -> None:
+        """Another server's ``server_side_emit``: ``args`` is ``[event, *args]``;
+        ``reply`` (when it asked for an ack) sends this server's answer back."""
 
 
 class Adapter(Protocol):
     """Room membership and broadcasting for one namespace."""
 
-    def add_all(self, sid: str, rooms: set[Room]) -> None: ...
+    def add_all(self, sid: str, rooms: set[Room]) -> None:
+        """Join ``sid`` to ``rooms`` (room events for new rooms and joins)."""
 
-    def delete(self, sid: str, room: Room) -> None: ...
+    def delete(self, sid: str, room: Room) -> None:
+        """Remove ``sid`` from ``room`` (socket.io's ``del``)."""
 
-    def delete_all(self, sid: str) -> None: ...
+    def delete_all(self, sid: str) -> None:
+        """Remove ``sid`` from every room (it disconnected)."""
 
-    def socket_rooms(self, sid: str) -> set[Room]: ...
+    def socket_rooms(self, sid: str) -> set[Room]:
+        """The rooms of a local socket."""
 
-    def sockets(self, rooms: frozenset[Room] = frozenset()) -> set[str]: ...
+    def sockets(self, rooms: frozenset[Room] = frozenset()) -> set[str]:
+        """Local socket ids in any of ``rooms`` (all of them when empty)."""
 
     def broadcast(self, packet: SioPacket, opts: BroadcastOptions) -> int:
         """Send to every matching socket; return how many were written locally."""
 
-    def close(self) -> None: ...
+    def broadcast_with_ack(
+        self,
+        packet: SioPacket,
+        opts: BroadcastOptions,
+        on_client_count: ClientCountCallback,
+        on_reply: ReplyCallback,
+    ) -> None:
+        """Send expecting an ack from each recipient: each server that takes part calls
+        ``on_client_count(n)`` once; each client's ack calls ``on_reply(args)``."""
+
+    def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketRecord]:
+        """The matching sockets (with a cluster adapter: of every server)."""
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: set[Room]) -> None:
+        """Make the matching sockets join ``rooms``."""
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: set[Room]) -> None:
+        """Make the matching sockets leave ``rooms``."""
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        """Disconnect the matching sockets."""
+
+    def server_side_emit(self, args: list[Any], ack: ServerAckCallback | None = None) -> None:
+        """Send ``[event, *args]`` to the namespace on every *other* server."""
+
+    def server_count(self) -> int:
+        """How many servers share this namespace (1 without a cluster)."""
+
+    def close(self) -> None:
+        """The namespace is going away (server shutdown, empty dynamic child)."""

@@ -1,9 +1,26 @@
-"""The in-memory adapter: rooms as sets of socket ids, for a single process."""
+"""The in-memory adapter: rooms as sets of socket ids, for a single process.
+
+It is also the local half of a cluster adapter, which calls these methods for its own
+sockets and forwards requests to the other servers.
+"""
 
 from __future__ import annotations
 
-from sockio_wsgi.adapters.base import AdapterHost, BroadcastOptions, Room
+import logging
+from typing import Any
+
+from sockio_wsgi.adapters.base import (
+    AdapterHost,
+    BroadcastOptions,
+    ClientCountCallback,
+    ReplyCallback,
+    Room,
+    ServerAckCallback,
+    SocketRecord,
+)
 from sockio_wsgi.protocol.sio import SioPacket
+
+log = logging.getLogger("sockio_wsgi.adapters")
 
 
 class InMemoryAdapter:
@@ -13,6 +30,8 @@ class InMemoryAdapter:
         self.host = host
         self.rooms: dict[Room, set[str]] = {}
         self.sids: dict[str, set[Room]] = {}
+
+    # -- membership ------------------------------------------------------------------
 
     def add_all(self, sid: str, rooms: set[Room]) -> None:
         joined = self.sids.setdefault(sid, set())
@@ -63,6 +82,8 @@ class InMemoryAdapter:
             sids.difference_update(self.rooms.get(room, ()))
         return sids
 
+    # -- broadcasting ----------------------------------------------------------------
+
     def broadcast(self, packet: SioPacket, opts: BroadcastOptions) -> int:
         recipients = self._recipients(opts)
         if not recipients:
@@ -70,6 +91,57 @@ class InMemoryAdapter:
         packets = self.host.encode(packet)
         deliver = self.host.deliver
         return sum(1 for sid in recipients if deliver(sid, packets, opts))
+
+    def broadcast_with_ack(
+        self,
+        packet: SioPacket,
+        opts: BroadcastOptions,
+        on_client_count: ClientCountCallback,
+        on_reply: ReplyCallback,
+    ) -> None:
+        """One ack id for the whole broadcast (as in socket.io), registered on every
+        recipient; the count is of the sockets actually written to."""
+        recipients = self._recipients(opts)
+        count = 0
+        if recipients:
+            ack_id = self.host.new_ack_id()
+            packet = SioPacket(packet.type, packet.namespace, packet.data, ack_id)
+            packets = self.host.encode(packet)
+            for sid in recipients:
+                if self.host.deliver(sid, packets, opts, ack_id, on_reply):
+                    count += 1
+        on_client_count(count)
+
+    # -- acting on matching sockets --------------------------------------------------
+
+    def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketRecord]:
+        found = (self.host.socket_record(sid) for sid in self._recipients(opts))
+        return [record for record in found if record is not None]
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: set[Room]) -> None:
+        for sid in self._recipients(opts):
+            self.add_all(sid, rooms)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: set[Room]) -> None:
+        for sid in self._recipients(opts):
+            for room in rooms:
+                self.delete(sid, room)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        for sid in self._recipients(opts):
+            self.host.disconnect_local(sid, close)
+
+    # -- servers ---------------------------------------------------------------------
+
+    def server_side_emit(self, args: list[Any], ack: ServerAckCallback | None = None) -> None:
+        """There are no other servers: nothing is sent, an ack gets no replies at once."""
+        log.debug("namespace %s: server_side_emit %r reaches no other server", self.host.name,
+                  args[:1])
+        if ack is not None:
+            ack(None, [])
+
+    def server_count(self) -> int:
+        return 1
 
     def close(self) -> None:
         self.rooms.clear()

@@ -152,7 +152,8 @@ class Polling:
         except TimeoutError as exc:
             conn.close()
             raise ReadTimeout(f"polling {method} timed out") from exc
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # ValueError: the ssl module's answer to a read on a socket closed under it
             conn.close()
             raise TransportError(f"polling {method} failed: {exc!r}") from exc
         self.target.remember_cookies(response.headers.get_all("Set-Cookie") or [])
@@ -286,7 +287,7 @@ class WebSocket:
             chunk = sock.recv(_RECV_SIZE)
         except TimeoutError as exc:
             raise ReadTimeout("WebSocket read timed out") from exc
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: read on a closed SSL socket
             raise TransportError(f"WebSocket read failed: {exc!r}") from exc
         with self._proto_lock:
             try:

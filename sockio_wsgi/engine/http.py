@@ -7,6 +7,7 @@ decision, is made in one place.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,50 @@ def error_response(code: EngineErrorCode) -> Response:
 
 def text_response(status: int, text: str) -> Response:
     return Response(status, text.encode("utf-8"), [("Content-Type", TEXT_PLAIN)])
+
+
+# the encodings a polling response may use, in the server's order of preference
+_ENCODINGS = ("gzip", "deflate")
+VARY_ACCEPT_ENCODING = ("Vary", "Accept-Encoding")
+
+
+def choose_encoding(accept_encoding: str) -> str | None:
+    """The content coding to answer with for an ``Accept-Encoding`` header: ``"gzip"``,
+    ``"deflate"`` or ``None`` (send it plain). The client's q-values rank them; on a tie
+    gzip wins; ``*`` stands for any coding not named; ``q=0`` refuses one."""
+    weights: dict[str, float] = {}
+    star: float | None = None
+    for item in accept_encoding.split(","):
+        name, _, params = item.partition(";")
+        name = name.strip().lower()
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        if not 0.0 <= quality <= 1.0:  # also rules out nan
+            quality = 0.0
+        if name == "*":
+            star = quality
+        elif name in _ENCODINGS:
+            weights[name] = quality
+    best: str | None = None
+    best_quality = 0.0
+    for name in _ENCODINGS:
+        quality = weights.get(name, star if star is not None else 0.0)
+        if quality > best_quality:
+            best, best_quality = name, quality
+    return best
+
+
+def compress_body(body: bytes, encoding: str) -> bytes:
+    """``body`` in the ``gzip`` or ``deflate`` (zlib, RFC 1950) content coding."""
+    wbits = 31 if encoding == "gzip" else 15
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, wbits)
+    return compressor.compress(body) + compressor.flush()
 
 
 def parse_query(environ: dict[str, Any]) -> dict[str, str]:

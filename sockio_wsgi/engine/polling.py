@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sockio_wsgi.engine.http import Response, error_response, read_body, text_response
+from sockio_wsgi.engine.http import (
+    TEXT_PLAIN,
+    VARY_ACCEPT_ENCODING,
+    Response,
+    choose_encoding,
+    compress_body,
+    error_response,
+    read_body,
+    text_response,
+)
 from sockio_wsgi.engine.socket import EngineSocket
 from sockio_wsgi.protocol.eio import decode_payload, encode_payload
 from sockio_wsgi.protocol.errors import ProtocolError
@@ -15,8 +24,14 @@ from sockio_wsgi.protocol.session import CloseReason
 log = logging.getLogger("sockio_wsgi.engine.polling")
 
 
-def handle_get(sock: EngineSocket) -> Response:
-    """Answer a poll with every queued packet, waiting until there is one."""
+def handle_get(
+    sock: EngineSocket, environ: dict[str, Any], compression_threshold: int | None = None
+) -> Response:
+    """Answer a poll with every queued packet, waiting until there is one.
+
+    With ``compression_threshold`` (HTTP compression on), a body of that many bytes or more
+    is gzip- or deflate-encoded as the request's ``Accept-Encoding`` allows, unless every
+    packet in it was sent with ``compress=False`` (as engine.io decides)."""
     try:
         sock.session.start_poll()
     except ProtocolError as exc:
@@ -27,7 +42,16 @@ def handle_get(sock: EngineSocket) -> Response:
         packets = sock.wait_for_output()
     finally:
         sock.end_poll()
-    return text_response(200, encode_payload(packets))
+    if compression_threshold is None:
+        return text_response(200, encode_payload(packets))
+    body = encode_payload(packets).encode("utf-8")
+    headers = [("Content-Type", TEXT_PLAIN), VARY_ACCEPT_ENCODING]
+    if len(body) >= compression_threshold and any(p.compress for p in packets):
+        encoding = choose_encoding(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        if encoding is not None:
+            body = compress_body(body, encoding)
+            headers.append(("Content-Encoding", encoding))
+    return Response(200, body, headers)
 
 
 def handle_post(sock: EngineSocket, environ: dict[str, Any], max_size: int) -> Response:

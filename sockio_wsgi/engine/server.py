@@ -39,6 +39,8 @@ log = logging.getLogger("sockio_wsgi.engine")
 # closes the client did not ask for: a polling client learns of them on its next GET
 _SERVER_CLOSES = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
 
+_SHUTTING_DOWN = b'{"code":3,"message":"Server shutting down"}'
+
 ConnectHandler = Callable[[str, dict[str, Any]], Any]
 MessageHandler = Callable[[str, "str | bytes"], Any]
 DisconnectHandler = Callable[[str, str], Any]
@@ -61,6 +63,8 @@ class EngineServer:
         path: str = "/socket.io/",
         upgrade_timeout: float = 10,
         websocket_compression: bool = False,
+        http_compression: bool = True,
+        compression_threshold: int = 1024,
     ) -> None:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -75,8 +79,11 @@ class EngineServer:
         self.path = "/" + path.strip("/") + "/"
         self.upgrade_timeout = upgrade_timeout
         self.websocket_compression = websocket_compression
+        self.http_compression = http_compression
+        self.compression_threshold = compression_threshold
         self.sockets: dict[str, EngineSocket] = {}
         self._handlers: dict[str, Callable[..., Any]] = {}
+        self.closing = False  # after close(): handshakes get 503
 
     # -- public API ------------------------------------------------------------------
 
@@ -93,9 +100,10 @@ class EngineServer:
 
         return register(handler) if handler is not None else register
 
-    def send(self, sid: str, data: str | bytes) -> None:
-        """Queue one message for a session; raises ``KeyError`` for an unknown sid."""
-        self.sockets[sid].send(data)
+    def send(self, sid: str, data: str | bytes, compress: bool = True) -> None:
+        """Queue one message for a session; raises ``KeyError`` for an unknown sid.
+        ``compress=False`` keeps it uncompressed on the wire."""
+        self.sockets[sid].send(data, compress)
 
     def disconnect(self, sid: str) -> None:
         sock = self.sockets.get(sid)
@@ -103,7 +111,12 @@ class EngineServer:
             sock.close(CloseReason.FORCED_CLOSE)
 
     def close(self) -> None:
-        """Close every session (server shutting down)."""
+        """Close every session (server shutting down) and refuse new ones.
+
+        The spec has no error code for this; a handshake gets HTTP 503 with the spec's
+        JSON error shape (``{"code": 3, "message": "Server shutting down"}``, 3 being
+        "Bad request"), which clients treat as a failed attempt and retry later."""
+        self.closing = True
         for sock in list(self.sockets.values()):
             sock.close(CloseReason.SERVER_SHUTTING_DOWN)
 
@@ -160,6 +173,9 @@ class EngineServer:
 
     def _dispatch(self, request: EngineRequest, environ: dict[str, Any]) -> Response:
         if request.sid is None:
+            if self.closing:
+                log.info("refused a handshake: the server is shutting down")
+                return Response(503, _SHUTTING_DOWN, [("Content-Type", "application/json")])
             if self.allow_request is not None and not self._allowed(environ):
                 raise EngineRequestError(EngineErrorCode.FORBIDDEN)
             return self._handshake(request, environ)
@@ -175,7 +191,8 @@ class EngineServer:
         if sock.transport != "polling":
             raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "session is not on polling")
         if request.method == "GET":
-            response = polling.handle_get(sock)
+            threshold = self.compression_threshold if self.http_compression else None
+            response = polling.handle_get(sock, environ, threshold)
             if sock.final_sent:
                 self._forget(sock)  # its last packets and the close went out: sid unknown now
             return response
@@ -201,6 +218,7 @@ class EngineServer:
                 environ,
                 max_message_size=self.max_http_buffer_size,
                 compression=self.websocket_compression,
+                compression_threshold=self.compression_threshold,
             )
         except UpgradeRefused as exc:
             raise EngineRequestError(EngineErrorCode.BAD_REQUEST, str(exc)) from exc

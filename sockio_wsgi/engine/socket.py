@@ -13,7 +13,15 @@ from typing import Any
 
 from sockio_wsgi import runtime
 from sockio_wsgi.engine.websocket import CLOSE_NORMAL, WebSocket
-from sockio_wsgi.protocol.eio import CLOSE, NOOP, Packet, decode_frame, encode_frame, message
+from sockio_wsgi.protocol.eio import (
+    CLOSE,
+    NOOP,
+    Packet,
+    decode_frame,
+    encode_frame,
+    message,
+    uncompressed,
+)
 from sockio_wsgi.protocol.errors import ProtocolError
 from sockio_wsgi.protocol.session import (
     POLLING,
@@ -25,9 +33,12 @@ from sockio_wsgi.protocol.session import (
     ProbeReply,
     SessionClosed,
     UpgradeCompleted,
+    UpgradeState,
 )
 
 log = logging.getLogger("sockio_wsgi.engine")
+
+PROBE_NOOP_DELAY = 0.1  # seconds a GET may stay parked while the WebSocket is probed
 
 # greenlet -> the connection it reads; handlers run on that greenlet (see release_reader)
 _readers: dict[Any, EngineSocket] = {}
@@ -91,21 +102,24 @@ class EngineSocket:
 
     # -- sending ---------------------------------------------------------------------
 
-    def send(self, data: str | bytes) -> None:
-        self.send_packets([message(data)])
+    def send(self, data: str | bytes, compress: bool = True) -> None:
+        self.send_packets([message(data)], compress)
 
-    def send_messages(self, messages: list[str | bytes]) -> None:
+    def send_messages(self, messages: list[str | bytes], compress: bool = True) -> None:
         """Queue several messages as one unit (a packet and its attachments)."""
-        self.send_packets([message(m) for m in messages])
+        self.send_packets([message(m) for m in messages], compress)
 
-    def send_packets(self, packets: list[Packet]) -> None:
+    def send_packets(self, packets: list[Packet], compress: bool = True) -> None:
         """Queue packets as one unit; on an idle WebSocket they are written at once, which
-        saves waking the writer greenlet for every packet."""
+        saves waking the writer greenlet for every packet.
+
+        ``compress=False`` keeps them uncompressed on the wire (no permessage-deflate for
+        them, and a polling response holding only such packets is not gzipped)."""
         session = self.session
         ws = self.ws
         if ws is not None and not session.outbox and not session.closed:
             try:
-                if ws.try_send([encode_frame(p) for p in packets]):
+                if ws.try_send([encode_frame(p) for p in packets], compress):
                     if ws.has_pending:
                         self._output.set()
                     return
@@ -113,6 +127,8 @@ class EngineSocket:
                 log.debug("write to session %s failed: %s", self.sid, exc)
                 self._apply(session.close(CloseReason.TRANSPORT_ERROR))
                 return
+        if not compress:
+            packets = [uncompressed(p) for p in packets]
         session.send(packets)
         self._output.set()
 
@@ -174,7 +190,13 @@ class EngineSocket:
         """Block until there is something to send (or the session ends), take it all."""
         session = self.session
         while not session.outbox and not session.closed and session.transport == POLLING:
-            self._output.wait()
+            if session.upgrade is UpgradeState.PROBING:
+                # as engine.io does: a GET parked during a probe is released with a noop
+                # soon, so a client that re-polled before it saw the probe reply can pause
+                if not self._output.wait(PROBE_NOOP_DELAY):
+                    return [NOOP]
+            else:
+                self._output.wait()
             self._output.clear()
         if session.transport != POLLING:
             # upgraded while this GET was parked: release it, the WebSocket writer owns
@@ -285,8 +307,10 @@ class EngineSocket:
             self._output.clear()
             packets = session.take_outbox()
             if packets or ws.has_pending:
+                # per-packet flags matter only once permessage-deflate is on
+                compress = [p.compress for p in packets] if ws.compresses else True
                 try:
-                    ws.send_frames([encode_frame(p) for p in packets])
+                    ws.send_frames([encode_frame(p) for p in packets], compress)
                 except OSError as exc:
                     log.debug("write to session %s failed: %s", self.sid, exc)
                     self._apply(session.close(CloseReason.TRANSPORT_ERROR))

@@ -3,6 +3,15 @@
 This is the only module that touches a WebSocket library. Both kinds of connection offer
 the same three calls (``receive``, ``send_frames``, ``close``) so the engine does not care
 which server accepted the upgrade.
+
+permessage-deflate (RFC 7692), when negotiated: messages of ``compression_threshold`` bytes
+or more (and sent with ``compress=True``) are compressed by wsproto; smaller ones, and those
+sent with ``compress=False``, go out as plain frames (RSV1 clear) built by the fast path. That
+is legal in a deflate session and leaves wsproto's compressor untouched: the LZ77 context
+that sender and receiver share is made of compressed messages only, and wsproto never sees
+the plain ones. Incoming compressed messages are inflated by wsproto with a bounded
+decompressor (:class:`BoundedDeflate`), so a decompression bomb stops at
+``max_message_size`` and gets close code 1009.
 """
 
 from __future__ import annotations
@@ -12,7 +21,9 @@ import contextlib
 import logging
 import socket
 import struct
+import zlib
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from wsproto import ConnectionType, WSConnection
@@ -27,6 +38,7 @@ from wsproto.events import (
     TextMessage,
 )
 from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
 from wsproto.utilities import ProtocolError as WsprotoError
 
 from sockio_wsgi.protocol.wsframes import encode_data_frame, frame_head, unmask
@@ -46,17 +58,28 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 
 _RECV_SIZE = 65536
+DEFAULT_COMPRESSION_THRESHOLD = 1024
+
+# ``compress`` of the send calls: one flag for every frame, or one flag per frame
+CompressFlags = bool | Sequence[bool]
 
 
 class WebSocket(Protocol):
     def receive(self) -> str | bytes | None:
         """Return the next whole message, or None once the connection is closed."""
 
-    def send_frames(self, frames: list[str | bytes]) -> None:
-        """Write messages in order as one unit; raise ``OSError`` if the peer is gone."""
+    def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
+        """Write messages in order as one unit; raise ``OSError`` if the peer is gone.
 
-    def try_send(self, frames: list[str | bytes]) -> bool:
+        ``compress=False`` (or False for a frame) sends it uncompressed even in a deflate
+        session; True compresses it when it reaches the threshold."""
+
+    def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting if possible; False means queue ``frames`` for the writer."""
+
+    @property
+    def compresses(self) -> bool:
+        """True when permessage-deflate was negotiated (per-frame flags then matter)."""
 
     @property
     def has_pending(self) -> bool:
@@ -76,7 +99,11 @@ def can_upgrade(environ: dict[str, Any]) -> bool:
 
 
 def accept(
-    environ: dict[str, Any], *, max_message_size: int, compression: bool = False
+    environ: dict[str, Any],
+    *,
+    max_message_size: int,
+    compression: bool = False,
+    compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
 ) -> WebSocket:
     """Complete the upgrade of this request and return the connection.
 
@@ -86,7 +113,65 @@ def accept(
     if existing is not None:
         return GeventWebSocketConnection(existing, max_message_size)
     sock = environ[RAW_SOCKET_KEY]
-    return WsprotoWebSocket.accept(environ, sock, max_message_size, compression)
+    return WsprotoWebSocket.accept(
+        environ, sock, max_message_size, compression, compression_threshold
+    )
+
+
+class BoundedDeflate(PerMessageDeflate):
+    """wsproto's permessage-deflate with a bounded inflater.
+
+    wsproto inflates each frame in one unbounded ``decompress`` call, so a 1 MB frame of
+    compressed zeros could become a gigabyte before any size check. Here no message
+    inflates past ``max_message_size`` bytes (wsproto then closes with 1009), and
+    invalid deflate data closes with 1007 as in wsproto.
+    """
+
+    def __init__(self, max_message_size: int) -> None:
+        super().__init__()
+        self._limit = max_message_size
+        self._inflated = 0  # bytes inflated so far for the current message
+
+    def _inflate(self, data: bytes) -> bytes | CloseReason:
+        decompressor = self._decompressor
+        assert decompressor is not None
+        room = self._limit - self._inflated
+        try:
+            out = decompressor.decompress(data, room + 1)
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        self._inflated += len(out)
+        if self._inflated > self._limit:
+            return CloseReason.MESSAGE_TOO_BIG
+        return out
+
+    def frame_inbound_payload_data(
+        self, proto: FrameDecoder | FrameProtocol, data: bytes
+    ) -> bytes | CloseReason:
+        if not self._inbound_compressed or not self._inbound_is_compressible:
+            return data
+        return self._inflate(bytes(data))
+
+    def frame_inbound_complete(
+        self, proto: FrameDecoder | FrameProtocol, fin: bool
+    ) -> bytes | CloseReason | None:
+        if not fin:
+            return None
+        if not self._inbound_is_compressible:  # a control frame: as wsproto does
+            self._inbound_compressed = None
+            return None
+        if not self._inbound_compressed:
+            self._inbound_compressed = None
+            self._inflated = 0
+            return None
+        tail = self._inflate(b"\x00\x00\xff\xff")
+        self._inflated = 0
+        self._inbound_compressed = None
+        if isinstance(tail, CloseReason):
+            return tail
+        if self.client_no_context_takeover:  # we are the server: the client's setting
+            self._decompressor = None
+        return tail
 
 
 def _request_bytes(environ: dict[str, Any]) -> bytes:
@@ -108,7 +193,12 @@ class WsprotoWebSocket:
     """
 
     def __init__(
-        self, sock: socket.socket, conn: WSConnection, max_message_size: int, compressed: bool
+        self,
+        sock: socket.socket,
+        conn: WSConnection,
+        max_message_size: int,
+        compressed: bool,
+        compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
     ) -> None:
         self._sock = sock
         raw = getattr(sock, "_sock", None)  # gevent's non-blocking socket underneath
@@ -118,6 +208,8 @@ class WsprotoWebSocket:
         self._conn = conn
         self._max = max_message_size
         self._compressed = compressed
+        self._threshold = compression_threshold
+        self.deflate: Extension | None = None  # the negotiated permessage-deflate
         self._write_lock = Semaphore()
         self._pending = b""  # bytes the kernel did not take during a try_send
         self._ready: deque[str | bytes] = deque()
@@ -130,7 +222,12 @@ class WsprotoWebSocket:
 
     @classmethod
     def accept(
-        cls, environ: dict[str, Any], sock: socket.socket, max_message_size: int, compression: bool
+        cls,
+        environ: dict[str, Any],
+        sock: socket.socket,
+        max_message_size: int,
+        compression: bool,
+        compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
     ) -> WsprotoWebSocket:
         conn = WSConnection(ConnectionType.SERVER)
         try:
@@ -143,10 +240,14 @@ class WsprotoWebSocket:
         offered = compression and any(
             "permessage-deflate" in str(extension) for extension in request.extensions
         )
-        extensions: list[Extension] = [PerMessageDeflate()] if offered else []
+        extensions: list[Extension] = [BoundedDeflate(max_message_size)] if offered else []
         sock.sendall(conn.send(AcceptConnection(extensions=extensions)))
         environ[UPGRADED_KEY] = True
-        return cls(sock, conn, max_message_size, offered)
+        negotiated = bool(extensions) and extensions[0].enabled()
+        ws = cls(sock, conn, max_message_size, negotiated, compression_threshold)
+        if negotiated:
+            ws.deflate = extensions[0]
+        return ws
 
     # -- receiving -------------------------------------------------------------------
 
@@ -235,29 +336,47 @@ class WsprotoWebSocket:
 
     # -- sending ---------------------------------------------------------------------
 
-    def _encode(self, frames: list[str | bytes]) -> bytes:
-        if self._compressed:  # permessage-deflate is wsproto's job
-            send = self._conn.send
-            return b"".join(
-                [send(TextMessage(f) if isinstance(f, str) else BytesMessage(f)) for f in frames]
-            )
+    @property
+    def compresses(self) -> bool:
+        return self._compressed
+
+    def _encode(self, frames: list[str | bytes], compress: CompressFlags = True) -> bytes:
+        if self._compressed:
+            return self._encode_deflate(frames, compress)
         if len(frames) == 1:
             return encode_data_frame(frames[0])
         return b"".join([encode_data_frame(frame) for frame in frames])
+
+    def _encode_deflate(self, frames: list[str | bytes], compress: CompressFlags) -> bytes:
+        """Frames of a deflate session: large ones compressed by wsproto, the rest plain.
+
+        Must run in wire order (the compressor's context follows the messages it wrote):
+        callers encode and write under the write lock, or without yielding in between."""
+        threshold = self._threshold
+        send = self._conn.send
+        out = []
+        for index, frame in enumerate(frames):
+            flag = compress if isinstance(compress, bool) else compress[index]
+            if flag and _byte_length_reaches(frame, threshold):
+                message = TextMessage(frame) if isinstance(frame, str) else BytesMessage(frame)
+                out.append(send(message))
+            else:
+                out.append(encode_data_frame(frame))
+        return b"".join(out)
 
     def _check_open(self) -> None:
         if self._closed or self._conn.state is not ConnectionState.OPEN:
             raise ConnectionResetError("WebSocket is closed")
 
-    def send_frames(self, frames: list[str | bytes]) -> None:
+    def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
         with self._write_lock:
             self._check_open()
-            data = self._encode(frames)
+            data = self._encode(frames, compress)
             if self._pending:
                 data, self._pending = self._pending + data, b""
             self._sock.sendall(data)
 
-    def try_send(self, frames: list[str | bytes]) -> bool:
+    def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting when no other write is in progress.
 
         Returns False when the caller must queue ``frames`` for the writer instead. Bytes
@@ -268,7 +387,7 @@ class WsprotoWebSocket:
         if raw is None or self._pending or self._write_lock.locked():
             return False
         self._check_open()
-        data = self._encode(frames)
+        data = self._encode(frames, compress)
         try:
             sent = raw.send(data)
         except BlockingIOError:
@@ -283,6 +402,8 @@ class WsprotoWebSocket:
 
     def _write(self, data: bytes) -> None:
         with self._write_lock:
+            if self._pending:  # what a try_send left goes first, or frames would interleave
+                data, self._pending = self._pending + data, b""
             try:
                 self._sock.sendall(data)
             except OSError:
@@ -299,6 +420,17 @@ class WsprotoWebSocket:
         self._closed = True
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
+
+
+def _byte_length_reaches(frame: str | bytes, threshold: int) -> bool:
+    """True when ``frame`` is at least ``threshold`` bytes long (UTF-8 for text), encoding
+    text only when its character count cannot decide."""
+    length = len(frame)
+    if length >= threshold:
+        return True
+    if isinstance(frame, bytes) or length * 4 < threshold:
+        return False
+    return len(frame.encode("utf-8")) >= threshold
 
 
 class GeventWebSocketConnection:
@@ -322,12 +454,13 @@ class GeventWebSocketConnection:
             return None
         return message if isinstance(message, str) else bytes(message)
 
-    def try_send(self, frames: list[str | bytes]) -> bool:
+    def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         return False  # gevent-websocket only writes blocking: always through the writer
 
     has_pending = False
+    compresses = False  # gevent-websocket has no permessage-deflate
 
-    def send_frames(self, frames: list[str | bytes]) -> None:
+    def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
         with self._write_lock:
             try:
                 for frame in frames:

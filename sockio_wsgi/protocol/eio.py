@@ -12,6 +12,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import ClassVar
 
 from sockio_wsgi.protocol.errors import PayloadTooLarge, ProtocolError
 
@@ -39,10 +40,26 @@ class Packet:
 
     type: PacketType
     data: str | bytes = ""
+    # a class attribute, so the flag costs nothing per packet; see :func:`uncompressed`
+    compress: ClassVar[bool] = True
 
     @property
     def is_binary(self) -> bool:
         return isinstance(self.data, bytes)
+
+
+class UncompressedPacket(Packet):
+    """A packet the transport must not compress (``socket.compress(False)``)."""
+
+    __slots__ = ()
+    compress: ClassVar[bool] = False
+
+
+def uncompressed(packet: Packet) -> Packet:
+    """The same packet, flagged to go out uncompressed."""
+    if not packet.compress:
+        return packet
+    return UncompressedPacket(packet.type, packet.data)
 
 
 PING = Packet(PacketType.PING)

@@ -89,9 +89,13 @@ def _as_text(value: str | bytes) -> str:
 
 
 def get_parser(parser: str | Parser | None) -> Parser:
-    """Resolve ``Server(parser=...)``: a name (``"json"``) or a parser object."""
+    """Resolve ``Server(parser=...)``: a name (``"json"``, ``"msgpack"``) or a parser object."""
     if parser is None or parser == "json":
         return JsonParser()
+    if parser == "msgpack":
+        from sockio_wsgi.protocol.msgpack_parser import MsgpackParser
+
+        return MsgpackParser()
     if isinstance(parser, str):
-        raise ValueError(f"unknown parser {parser!r}; pass 'json' or a parser object")
+        raise ValueError(f"unknown parser {parser!r}; pass 'json', 'msgpack' or a parser object")
     return parser

@@ -32,6 +32,7 @@ class Client:
         self.environ: dict[str, Any] = esock.environ
         self.decoder = server.parser.decoder()
         self.sockets: dict[str, Socket] = {}
+        self._close_reason: str | None = None  # overrides the Engine.IO reason
         self._connect_timer: Any = runtime.spawn_later(
             server.connect_timeout, self._connect_timeout
         )
@@ -60,7 +61,9 @@ class Client:
     def _route(self, packet: SioPacket) -> None:
         if packet.type is SioType.CONNECT:
             if packet.namespace in self.sockets:
-                log.info("session %s: duplicate CONNECT to %s", self.sid, packet.namespace)
+                log.info("session %s: duplicate CONNECT to %s; closing", self.sid,
+                         packet.namespace)
+                self._force_close()
                 return
             self.server.connect(self, packet.namespace, packet.data)
             return
@@ -70,9 +73,17 @@ class Client:
             return
         socket = self.sockets.get(packet.namespace)
         if socket is None:
-            log.debug("session %s: packet for unjoined namespace %s", self.sid, packet.namespace)
+            # socket.io's client.ts: an invalid state, the connection is closed
+            log.info("session %s: packet for unjoined namespace %s; closing", self.sid,
+                     packet.namespace)
+            self._force_close()
             return
         socket._on_packet(packet)
+
+    def _force_close(self) -> None:
+        """Close the connection; its sockets disconnect with "forced server close"."""
+        self._close_reason = "forced server close"
+        self.esock.close(CloseReason.FORCED_CLOSE)
 
     def add(self, socket: Socket) -> None:
         """A socket is joining (its connect handler is about to run)."""
@@ -107,5 +118,6 @@ class Client:
         """The Engine.IO session ended: every socket on it disconnects."""
         runtime.kill(self._connect_timer)
         self.decoder.reset()
+        reason = self._close_reason or reason
         for socket in list(self.sockets.values()):
             socket._closed(reason)

@@ -2,35 +2,46 @@
 
 ``Server`` owns the :class:`~sockio_wsgi.engine.server.EngineServer` (``sio.eio``), turns each
 Engine.IO session into a :class:`~sockio_wsgi.server.client.Client`, and hands CONNECT
-packets to the right namespace. Methods without a namespace act on ``"/"``.
+packets to the right namespace, creating children of dynamic namespaces on demand.
+Methods without a namespace act on ``"/"``; the keyword forms of :meth:`Server.emit`,
+:meth:`enter_room` & co. are the python-socketio / Flask-SocketIO names.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, overload
 
 from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.engine.http import OriginRule
 from sockio_wsgi.engine.server import EngineServer
 from sockio_wsgi.protocol.parsers import Parser, get_parser
 from sockio_wsgi.protocol.sio import connect_error_packet
-from sockio_wsgi.server.broadcast import BroadcastOperator
+from sockio_wsgi.server.broadcast import BroadcastMethods, BroadcastOperator
 from sockio_wsgi.server.client import Client
+from sockio_wsgi.server.dynamic import NamespaceMatcher, ParentNamespace
+from sockio_wsgi.server.listeners import AnyListener
+from sockio_wsgi.server.middleware import Middleware
 from sockio_wsgi.server.namespace import AdapterFactory, Handler, Namespace
 from sockio_wsgi.server.socket import Socket
 
 log = logging.getLogger("sockio_wsgi.server")
 
+Target = str | Iterable[str] | None
 
-class Server:
+
+class Server(BroadcastMethods):
     """A Socket.IO v5 server. Mount it with ``WSGIApp(sio, app)``; times are in seconds.
 
     ``adapter`` is a callable taking the namespace (an adapter class such as
     :class:`~sockio_wsgi.adapters.memory.InMemoryAdapter`, the default). ``parser`` is
-    ``"json"`` or a parser object (see :mod:`sockio_wsgi.protocol.parsers`). Every other
-    option is passed to the Engine.IO server.
+    ``"json"`` or a parser object (see :mod:`sockio_wsgi.protocol.parsers`).
+    ``async_handlers=True`` runs each incoming event in its own greenlet instead of one
+    after another; ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's
+    child when its last socket leaves. Every other option is passed to the Engine.IO
+    server.
     """
 
     def __init__(
@@ -50,11 +61,19 @@ class Server:
         path: str = "/socket.io/",
         upgrade_timeout: float = 10,
         websocket_compression: bool = False,
+        http_compression: bool = True,
+        compression_threshold: int = 1024,
+        async_handlers: bool = False,
+        cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         self.parser: Parser = get_parser(parser)
         self.connect_timeout = connect_timeout
+        self.async_handlers = async_handlers
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
         self.namespaces: dict[str, Namespace] = {}
+        self.parents: list[ParentNamespace] = []
+        self._new_namespace_handler: Handler | None = None
         self.clients: dict[str, Client] = {}
         self.eio = EngineServer(
             ping_interval=ping_interval,
@@ -68,6 +87,8 @@ class Server:
             path=path,
             upgrade_timeout=upgrade_timeout,
             websocket_compression=websocket_compression,
+            http_compression=http_compression,
+            compression_threshold=compression_threshold,
         )
         self.eio.on("connect", self._on_engine_connect)
         self.eio.on("message", self._on_engine_message)
@@ -76,65 +97,181 @@ class Server:
 
     # -- namespaces and handlers -----------------------------------------------------
 
-    def of(self, name: str) -> Namespace:
-        """The namespace ``name``, created on first use."""
+    @overload
+    def of(self, name: str) -> Namespace: ...
+
+    @overload
+    def of(self, name: re.Pattern[str] | Callable[[str, Any], bool]) -> ParentNamespace: ...
+
+    def of(self, name: str | NamespaceMatcher) -> Namespace | ParentNamespace:
+        """The namespace ``name``, created on first use.
+
+        A compiled regular expression or a callable ``fn(name, auth) -> bool`` returns a
+        :class:`~sockio_wsgi.server.dynamic.ParentNamespace`: clients connecting to a
+        matching name get a child namespace created for them.
+        """
+        if not isinstance(name, str):
+            parent = ParentNamespace(self, name)
+            self.parents.append(parent)
+            return parent
         if not name.startswith("/"):
             name = "/" + name
         namespace = self.namespaces.get(name)
-        if namespace is None:
-            namespace = self.namespaces[name] = Namespace(self, name, self._adapter_factory)
-        return namespace
+        if namespace is not None:
+            return namespace
+        for parent in self.parents:
+            if isinstance(parent.matcher, re.Pattern) and parent.matches(name, None):
+                return self._create(name, parent)
+        return self._create(name)
 
     def on(self, event: str, handler: Handler | None = None, namespace: str = "/") -> Any:
-        """Register a handler (decorator or direct call); see :meth:`Namespace.on`."""
+        """Register a handler (decorator or direct call); see :meth:`Namespace.on`.
+
+        ``new_namespace(namespace)`` is told of every namespace created after it, dynamic
+        children included."""
+        if event == "new_namespace":
+
+            def register(func: Handler) -> Handler:
+                self._new_namespace_handler = func
+                return func
+
+            return register(handler) if handler is not None else register
         return self.of(namespace).on(event, handler)
 
     def event(self, handler: Handler) -> Handler:
         return self.of("/").event(handler)
 
-    # -- broadcasting on "/" ---------------------------------------------------------
+    def use(self, middleware: Middleware, namespace: str = "/") -> Middleware:
+        """Connection middleware ``fn(socket, auth)``; see :meth:`Namespace.use`."""
+        return self.of(namespace).use(middleware)
 
-    def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self.of("/").to(rooms)
+    def on_any(self, listener: AnyListener, namespace: str = "/") -> AnyListener:
+        """``listener(socket, event, *args)`` for every incoming event of ``namespace``."""
+        return self.of(namespace).on_any(listener)
 
-    in_ = to
+    def prepend_any(self, listener: AnyListener, namespace: str = "/") -> AnyListener:
+        return self.of(namespace).prepend_any(listener)
 
-    def except_(self, rooms: str | Iterable[str]) -> BroadcastOperator:
-        return self.of("/").except_(rooms)
+    def off_any(self, listener: AnyListener | None = None, namespace: str = "/") -> None:
+        self.of(namespace).off_any(listener)
 
-    @property
-    def volatile(self) -> BroadcastOperator:
-        return self.of("/").volatile
+    def on_any_outgoing(self, listener: AnyListener, namespace: str = "/") -> AnyListener:
+        """``listener(socket, event, *args)`` for every event emitted to one socket."""
+        return self.of(namespace).on_any_outgoing(listener)
 
-    @property
-    def local(self) -> BroadcastOperator:
-        return self.of("/").local
+    def off_any_outgoing(self, listener: AnyListener | None = None, namespace: str = "/") -> None:
+        self.of(namespace).off_any_outgoing(listener)
 
-    def compress(self, compress: bool) -> BroadcastOperator:
-        return self.of("/").compress(compress)
+    def on_server_side(
+        self, event: str, handler: Handler | None = None, namespace: str = "/"
+    ) -> Any:
+        """Receive other servers' ``server_side_emit``; see :meth:`Namespace.on_server_side`."""
+        return self.of(namespace).on_server_side(event, handler)
 
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        return self.of("/").timeout(seconds)
+    # -- broadcasting ----------------------------------------------------------------
 
-    def emit(self, event: str, *args: Any, namespace: str = "/") -> int:
-        """Send ``event`` to every socket of ``namespace``; returns the local count."""
-        return self.of(namespace).emit(event, *args)
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.of("/"))
 
-    def send(self, *args: Any, namespace: str = "/") -> int:
-        return self.of(namespace).send(*args)
+    def _target(
+        self, namespace: str, to: Target, room: Target, skip_sid: Target
+    ) -> BroadcastOperator:
+        operator = BroadcastOperator(self.of(namespace))
+        for rooms in (to, room):
+            if rooms is not None:
+                operator = operator.to(rooms)
+        if skip_sid is not None:
+            operator = operator.except_(skip_sid)
+        return operator
 
-    def fetch_sockets(self) -> list[Socket]:
-        return self.of("/").fetch_sockets()
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        to: Target = None,
+        room: Target = None,
+        skip_sid: Target = None,
+        namespace: str = "/",
+        callback: Callable[..., Any] | None = None,
+    ) -> int:
+        """Send ``event`` to ``namespace``: everyone, or the rooms/sids ``to`` (``room``
+        is a synonym), minus ``skip_sid`` (a sid or a list). ``callback(*ack_args)`` runs
+        for each client that acknowledges. Returns how many local sockets got it."""
+        operator = self._target(namespace, to, room, skip_sid)
+        if callback is not None:
+            return operator.emit_to_each(event, *args, callback=callback)
+        return operator.emit(event, *args)
 
-    def disconnect_sockets(self, close: bool = False) -> None:
-        self.of("/").disconnect_sockets(close)
+    def send(
+        self,
+        *args: Any,
+        to: Target = None,
+        room: Target = None,
+        skip_sid: Target = None,
+        namespace: str = "/",
+        callback: Callable[..., Any] | None = None,
+    ) -> int:
+        """Emit the ``message`` event (same keywords as :meth:`emit`)."""
+        return self.emit(
+            "message", *args, to=to, room=room, skip_sid=skip_sid, namespace=namespace,
+            callback=callback,
+        )
 
-    # -- single sockets --------------------------------------------------------------
+    def call(
+        self, event: str, *args: Any, to: str, namespace: str = "/", timeout: float = 60
+    ) -> Any:
+        """Emit to one socket ``to`` and wait for its ack (python-socketio's ``call``)."""
+        socket = self.get_socket(to, namespace)
+        if socket is None:
+            replies = self._target(namespace, to, None, None).emit_with_ack(
+                event, *args, timeout=timeout
+            )
+            return replies[0] if replies else None
+        return socket.emit_with_ack(event, *args, timeout=timeout)
+
+    def server_side_emit(self, event: str, *args: Any, namespace: str = "/") -> None:
+        """Send ``event`` to the other servers of a cluster (never to this one)."""
+        self.of(namespace).server_side_emit(event, *args)
+
+    def server_side_emit_with_ack(self, event: str, *args: Any, namespace: str = "/") -> list[Any]:
+        """Like :meth:`server_side_emit`; one reply per other server (``[]`` alone)."""
+        return self.of(namespace).server_side_emit_with_ack(event, *args)
+
+    # -- rooms and single sockets ----------------------------------------------------
 
     def get_socket(self, sid: str, namespace: str = "/") -> Socket | None:
         """The connected socket ``sid`` of ``namespace``, or ``None``."""
         nsp = self.namespaces.get(namespace)
         return nsp.sockets.get(sid) if nsp is not None else None
+
+    def enter_room(self, sid: str, room: str | Iterable[str], namespace: str = "/") -> None:
+        """Make socket ``sid`` join ``room`` (through the adapter: any server)."""
+        self.of(namespace).in_(sid).sockets_join(room)
+
+    def leave_room(self, sid: str, room: str | Iterable[str], namespace: str = "/") -> None:
+        self.of(namespace).in_(sid).sockets_leave(room)
+
+    def close_room(self, room: str, namespace: str = "/") -> None:
+        """Every socket leaves ``room``."""
+        self.of(namespace).in_(room).sockets_leave(room)
+
+    def rooms(self, sid: str, namespace: str = "/") -> list[str]:
+        """The rooms of local socket ``sid`` (its own id included); ``[]`` if unknown."""
+        socket = self.get_socket(sid, namespace)
+        return sorted(socket.rooms) if socket is not None else []
+
+    def get_session(self, sid: str, namespace: str = "/") -> dict[str, Any]:
+        """The ``data`` dict of local socket ``sid`` (``KeyError`` if unknown)."""
+        socket = self.get_socket(sid, namespace)
+        if socket is None:
+            raise KeyError(f"no socket {sid} on {namespace}")
+        return socket.data
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str = "/") -> None:
+        socket = self.get_socket(sid, namespace)
+        if socket is None:
+            raise KeyError(f"no socket {sid} on {namespace}")
+        socket.data = session
 
     def disconnect(self, sid: str, namespace: str = "/", close: bool = False) -> None:
         """Disconnect socket ``sid`` from ``namespace``; unknown sids are ignored."""
@@ -145,16 +282,18 @@ class Server:
         socket.disconnect(close)
 
     def close(self) -> None:
-        """Disconnect every client ("server shutting down") and close the adapters."""
+        """Graceful shutdown: refuse new handshakes (HTTP 503), disconnect every client
+        with "server shutting down" (no DISCONNECT packet, so clients reconnect, to
+        another server of a cluster), and close the adapters."""
         self.eio.close()
-        for namespace in self.namespaces.values():
+        for namespace in list(self.namespaces.values()):
             namespace.adapter.close()
 
     # -- called by the client --------------------------------------------------------
 
     def connect(self, client: Client, name: str, auth: Any) -> None:
         """A CONNECT packet arrived: join the namespace or answer CONNECT_ERROR."""
-        namespace = self.namespaces.get(name)
+        namespace = self.namespaces.get(name) or self._dynamic_child(name, auth)
         if namespace is None:
             log.info("session %s asked for unknown namespace %r", client.sid, name)
             error = connect_error_packet(name, "Invalid namespace")
@@ -165,6 +304,37 @@ class Server:
         socket.run(namespace.add, socket, auth)
 
     # -- Engine.IO callbacks ---------------------------------------------------------
+
+    def _dynamic_child(self, name: str, auth: Any) -> Namespace | None:
+        for parent in list(self.parents):
+            if parent.matches(name, auth):
+                existing = self.namespaces.get(name)  # a matcher may have created it
+                return existing if existing is not None else self._create(name, parent)
+        return None
+
+    def _create(self, name: str, parent: ParentNamespace | None = None) -> Namespace:
+        namespace = Namespace(self, name, self._adapter_factory, parent)
+        self.namespaces[name] = namespace
+        if parent is not None:
+            parent.children[name] = namespace
+            log.debug("dynamic namespace %s created", name)
+        if name != "/" and self._new_namespace_handler is not None:
+            try:
+                self._new_namespace_handler(namespace)
+            except Exception:
+                log.exception("new_namespace handler failed for %s", name)
+        return namespace
+
+    def _child_emptied(self, namespace: Namespace) -> None:
+        """The last socket of a dynamic child left: forget the child if so configured."""
+        parent = namespace.parent
+        if not self.cleanup_empty_child_namespaces or parent is None:
+            return
+        if self.namespaces.get(namespace.name) is namespace:
+            log.debug("empty dynamic namespace %s removed", namespace.name)
+            del self.namespaces[namespace.name]
+            parent.children.pop(namespace.name, None)
+            namespace.adapter.close()
 
     def _on_engine_connect(self, sid: str, environ: dict[str, Any]) -> bool:
         self.clients[sid] = Client(self, self.eio.sockets[sid])

@@ -1,8 +1,9 @@
 """A client's membership of one namespace: emit, acks, rooms and disconnect.
 
-Incoming events of one socket run in order in a worker greenlet started on demand, so a
-handler may block (even on ``emit_with_ack`` to the same client) without stalling the
-connection's reader, which keeps routing acks.
+Incoming events of one socket run in order (see :meth:`Socket.run`), so a handler may
+block (even on ``emit_with_ack`` to the same client) without stalling the connection's
+reader, which keeps routing acks. ``Server(async_handlers=True)`` gives each event a
+greenlet of its own instead.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from sockio_wsgi.protocol.sio import (
     ack_packet,
     event_packet,
 )
-from sockio_wsgi.server.broadcast import BroadcastOperator
+from sockio_wsgi.server.broadcast import BroadcastOperator, as_rooms, unwrap
 from sockio_wsgi.server.handshake import Handshake
+from sockio_wsgi.server.listeners import CatchAll, notify
 
 if TYPE_CHECKING:
     from sockio_wsgi.server.client import Client
@@ -35,16 +37,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("sockio_wsgi.server")
 
 AckCallback = Callable[..., Any]
+# socket.use(fn): fn(socket, [event, *args]); raising drops the event
+PacketMiddleware = Callable[["Socket", list[Any]], Any]
 
 
-def _as_rooms(rooms: str | Iterable[str]) -> set[str]:
-    return {rooms} if isinstance(rooms, str) else set(rooms)
+class Socket(CatchAll):
+    """One client in one namespace. ``data`` is free for the application's use.
 
-
-class Socket:
-    """One client in one namespace. ``data`` is free for the application's use."""
+    ``on_any(fn)`` listeners get ``fn(event, *args)`` for every incoming event and
+    ``on_any_outgoing(fn)`` ones for every event emitted to this socket.
+    """
 
     def __init__(self, namespace: Namespace, client: Client, auth: Any) -> None:
+        super().__init__()
         self.id = secrets.token_urlsafe(15)
         self.namespace = namespace
         self.nsp = namespace.name
@@ -56,7 +61,7 @@ class Socket:
         self._held: list[Packet] = []
         self._acks: dict[int, AckCallback] = {}
         self._ack_waiters: set[Any] = set()
-        self._next_ack_id = 0
+        self._middlewares: list[PacketMiddleware] = []
         self._inbox: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._busy = False  # a task of this socket is running (tasks never overlap)
 
@@ -84,6 +89,7 @@ class Socket:
         ack_id = None
         if callback is not None:
             ack_id = self._register_ack(callback)
+        self._notify_outgoing(event, args)
         self.write(self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id)))
 
     def send(self, *args: Any, callback: AckCallback | None = None) -> None:
@@ -100,6 +106,7 @@ class Socket:
         self._ack_waiters.add(result)
         ack_id = self._register_ack(lambda *reply: result.set(reply))
         try:
+            self._notify_outgoing(event, args)
             packets = self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id))
             if not self.write(packets):
                 raise DisconnectedError(f"socket {self.id} is not connected")
@@ -110,18 +117,37 @@ class Socket:
         finally:
             self._ack_waiters.discard(result)
             self._acks.pop(ack_id, None)
-        return _unwrap(reply)
+        return unwrap(reply)
 
     call = emit_with_ack
 
     def _register_ack(self, callback: AckCallback) -> int:
-        ack_id = self._next_ack_id
-        self._next_ack_id += 1
+        ack_id = self.namespace.new_ack_id()
         self._acks[ack_id] = callback
         return ack_id
 
-    def write(self, packets: list[Packet], volatile: bool = False) -> bool:
-        """Queue pre-encoded packets; held back until the CONNECT reply is out."""
+    def _notify_outgoing(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.namespace.any_outgoing:
+            notify(self.namespace.any_outgoing, f"outgoing {event!r}", self, event, *args)
+        if self._any_outgoing:
+            notify(self._any_outgoing, f"outgoing {event!r}", event, *args)
+
+    def write_expecting_ack(
+        self, packets: list[Packet], ack_id: int, callback: AckCallback, opts: BroadcastOptions
+    ) -> bool:
+        """Write a broadcast's packets whose ack ``ack_id`` calls ``callback(*args)``.
+
+        The ack is registered first: the reply may arrive while the write yields."""
+        self._acks[ack_id] = callback
+        if self.write(packets, volatile=opts.volatile, compress=opts.compress):
+            return True
+        self._acks.pop(ack_id, None)
+        return False
+
+    def write(self, packets: list[Packet], volatile: bool = False, compress: bool = True) -> bool:
+        """Queue pre-encoded packets; held back until the CONNECT reply is out.
+
+        ``compress`` is the emit's compression flag, for the transport to honour."""
         if self._connecting:
             self._held.extend(packets)
             return True
@@ -129,16 +155,32 @@ class Socket:
             return False
         if volatile and not self.client.esock.writable:
             return False
-        self.client.esock.send_packets(packets)
+        self.client.esock.send_packets(packets, compress)
         return True
 
     # -- rooms and broadcasts --------------------------------------------------------
 
     def join(self, rooms: str | Iterable[str]) -> None:
-        self.namespace.adapter.add_all(self.id, _as_rooms(rooms))
+        """Join one room or several (ignored once the socket has disconnected)."""
+        if self.connected or self._connecting:
+            self.namespace.adapter.add_all(self.id, set(as_rooms(rooms)))
 
-    def leave(self, room: str) -> None:
-        self.namespace.adapter.delete(self.id, room)
+    def leave(self, rooms: str | Iterable[str]) -> None:
+        for room in as_rooms(rooms):
+            self.namespace.adapter.delete(self.id, room)
+
+    def leave_all(self) -> None:
+        self.namespace.adapter.delete_all(self.id)
+
+    def use(self, middleware: PacketMiddleware) -> PacketMiddleware:
+        """Run ``middleware(socket, [event, *args])`` for every incoming event, in order.
+
+        It may change the list in place. If it raises, the event is dropped (no handler,
+        no ack) and the namespace's ``error`` handler, when registered, is called as
+        ``error(socket, exc)``; otherwise the refusal is logged.
+        """
+        self._middlewares.append(middleware)
+        return middleware
 
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
         """Broadcast to rooms, excluding this socket."""
@@ -191,7 +233,10 @@ class Socket:
 
     def _on_packet(self, packet: SioPacket) -> None:
         if packet.type is SioType.EVENT:
-            self.run(self.namespace.dispatch_event, self, packet)
+            if self.namespace.server.async_handlers:
+                runtime.spawn(self._call, self.namespace.dispatch_event, (self, packet))
+            else:
+                self.run(self.namespace.dispatch_event, self, packet)
         elif packet.type is SioType.ACK:
             self._on_ack(packet)
         elif packet.type is SioType.DISCONNECT:
@@ -268,9 +313,3 @@ class Socket:
         except Exception:
             name = getattr(func, "__name__", func)
             log.exception("task %s failed on socket %s", name, self.id)
-
-
-def _unwrap(reply: tuple[Any, ...]) -> Any:
-    if not reply:
-        return None
-    return reply[0] if len(reply) == 1 else reply

@@ -55,6 +55,10 @@ def test_upgrade_keeps_order(
         client.emit("log", i)
     assert client.emit_with_ack("echo", "done", timeout=5) == "done"
     assert [args[0] for args in record.values("log")] == list(range(200))
+    for _ in range(50):  # the upgrade finishes in the background: wait for it with acks
+        if client.transport == "websocket":
+            break
+        client.emit_with_ack("echo", timeout=5)
     assert client.transport == "websocket"
 
 

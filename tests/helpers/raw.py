@@ -37,7 +37,8 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-from wsproto.extensions import Extension
+from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 
 import sockio_wsgi
 
@@ -336,6 +337,26 @@ class RawWebSocket:
             pass
         finally:
             self.sock.close()
+
+
+class RecordingDeflate(PerMessageDeflate):
+    """Client permessage-deflate that records, for each data message received, whether it
+    came compressed (RSV1 set on its first frame): the wire, not just the decoded text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.compressed: list[bool] = []
+
+    def frame_inbound_header(
+        self,
+        proto: FrameDecoder | FrameProtocol,
+        opcode: Opcode,
+        rsv: RsvBits,
+        payload_length: int,
+    ) -> CloseReason | RsvBits:
+        if opcode in (Opcode.TEXT, Opcode.BINARY):
+            self.compressed.append(rsv.rsv1)
+        return super().frame_inbound_header(proto, opcode, rsv, payload_length)
 
 
 @contextmanager
