@@ -1,0 +1,153 @@
+"""Handlers run in a Flask request context built from the handshake: request, session,
+Flask-Login's current_user, teardown functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask, current_app, g, request, session
+from flask_login import LoginManager, UserMixin, current_user, login_user
+
+from flask_ext import ConnectionRefusedError, SocketIO, emit
+
+
+def make_app(**options: Any) -> tuple[Flask, SocketIO]:
+    app = Flask("ctx")
+    app.secret_key = "test secret"
+
+    @app.post("/set/<value>")
+    def set_value(value: str) -> str:
+        session["value"] = value
+        return "ok"
+
+    @app.get("/get")
+    def get_value() -> str:
+        return str(session.get("value"))
+
+    return app, SocketIO(app, **options)
+
+
+def test_request_attributes_headers_query_and_app_context() -> None:
+    app, socketio = make_app()
+    torn_down: list[str] = []
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        if hasattr(request, "event"):
+            torn_down.append(request.event["message"])
+
+    @socketio.on("inspect")
+    def inspect_request(*args: Any) -> dict[str, Any]:
+        g.value = "per event"
+        return {
+            "sid": request.sid,
+            "namespace": request.namespace,
+            "event": request.event,
+            "app": current_app.name,
+            "query": request.args.get("room"),
+            "header": request.headers.get("X-Team"),
+            "path": request.path,
+        }
+
+    @socketio.on("g")
+    def read_g() -> bool:
+        return hasattr(g, "value")  # g does not outlive its event
+
+    with socketio.test_client(app, query_string="room=blue", headers={"X-Team": "red"}) as c:
+        info = c.emit("inspect", 1, [2], callback=True)
+        assert info == {
+            "sid": c.sids["/"],
+            "namespace": "/",
+            "event": {"message": "inspect", "args": [1, [2]]},
+            "app": "ctx",
+            "query": "blue",
+            "header": "red",
+            "path": "/socket.io/",
+        }
+        assert c.emit("g", callback=True) is False
+    assert torn_down[:2] == ["inspect", "g"]
+
+
+def test_managed_session_is_a_per_socket_copy_kept_across_events() -> None:
+    app, socketio = make_app()
+
+    @socketio.on("bump")
+    def bump() -> Any:
+        session["count"] = session.get("count", 0) + 1
+        return [session.get("value"), session["count"]]
+
+    http = app.test_client()
+    http.post("/set/from-cookie")
+    with socketio.test_client(app, flask_test_client=http) as one:
+        other = socketio.test_client(app, flask_test_client=http)
+        assert one.emit("bump", callback=True) == ["from-cookie", 1]
+        assert one.emit("bump", callback=True) == ["from-cookie", 2]
+        assert other.emit("bump", callback=True) == ["from-cookie", 1]  # its own copy
+        other.disconnect()
+    assert http.get("/get").get_data(as_text=True) == "from-cookie"  # the cookie is unchanged
+
+
+def test_unmanaged_session_is_the_cookie_session() -> None:
+    app, socketio = make_app(manage_session=False)
+
+    @socketio.on("read")
+    def read() -> Any:
+        value = session.get("value")
+        session["count"] = session.get("count", 0) + 1  # not saved: there is no response
+        return [value, session["count"]]
+
+    http = app.test_client()
+    http.post("/set/cookie")
+    with socketio.test_client(app, flask_test_client=http) as client:
+        assert client.emit("read", callback=True) == ["cookie", 1]
+        assert client.emit("read", callback=True) == ["cookie", 1]
+
+
+class User(UserMixin):
+    def __init__(self, name: str) -> None:
+        self.id = name
+
+
+@pytest.fixture
+def login_app() -> tuple[Flask, SocketIO]:
+    app, socketio = make_app()
+    manager = LoginManager(app)
+    manager.user_loader(lambda name: User(name) if name in ("ada", "grace") else None)
+
+    @app.post("/login/<name>")
+    def login(name: str) -> str:
+        login_user(User(name))
+        return "ok"
+
+    @socketio.on("connect")
+    def connect() -> None:
+        if not current_user.is_authenticated:
+            raise ConnectionRefusedError("unauthorized")
+        emit("welcome", current_user.id)
+
+    @socketio.on("whoami")
+    def whoami() -> str:
+        return str(current_user.id)
+
+    return app, socketio
+
+
+def test_flask_login_current_user_from_the_login_session(
+    login_app: tuple[Flask, SocketIO],
+) -> None:
+    app, socketio = login_app
+    anonymous = socketio.test_client(app)
+    assert not anonymous.is_connected()
+    assert anonymous.get_connect_error() == {"message": "unauthorized"}
+
+    http = app.test_client()
+    assert http.post("/login/ada").status_code == 200
+    with socketio.test_client(app, flask_test_client=http) as ada:
+        assert ada.is_connected()
+        assert ada.get_received() == [{"name": "welcome", "args": ["ada"], "namespace": "/"}]
+        assert ada.emit("whoami", callback=True) == "ada"
+        # the user's own Flask test client keeps working beside the socket
+        with http:
+            http.post("/login/grace")
+        assert ada.emit("whoami", callback=True) == "ada"  # the socket's session is its own

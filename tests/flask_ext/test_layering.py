@@ -1,0 +1,67 @@
+"""flask_ext uses only sockio_wsgi's public API, and one module knows Flask's internals.
+
+DESIGN.md section 2: when Flask changes, flask_ext/context.py is the file to touch; when
+sockio_wsgi's internals change, flask_ext does not notice.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import sockio_wsgi
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "flask_ext"
+
+# the sockio_wsgi modules flask_ext may import besides the package itself: the sans-IO
+# codec (the test client encodes with the server's own parser) and the one helper a
+# sleeping handler needs (no public equivalent yet)
+SOCKIO_ALLOWED = (
+    "sockio_wsgi.protocol",
+    "sockio_wsgi.engine.socket.release_reader",
+)
+FLASK_INTERNALS_MODULE = "flask_ext/context.py"
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+    return found
+
+
+def within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def test_only_public_sockio_wsgi_api() -> None:
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for line, name in imports(path):
+            if not within(name, "sockio_wsgi") or name == "sockio_wsgi":
+                continue
+            top_level_name = name.count(".") == 1 and name.split(".")[1] in sockio_wsgi.__all__
+            if top_level_name or any(within(name, allowed) for allowed in SOCKIO_ALLOWED):
+                continue
+            bad.append(f"{path.relative_to(ROOT)}:{line}: {name}")
+    assert not bad, "flask_ext imports sockio_wsgi internals:\n" + "\n".join(bad)
+
+
+def test_flask_internals_in_one_module() -> None:
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == FLASK_INTERNALS_MODULE:
+            continue
+        for line, name in imports(path):
+            internal = within(name, "werkzeug") or (
+                within(name, "flask") and name.count(".") > 1
+            )
+            if internal:
+                bad.append(f"{rel}:{line}: {name}")
+    assert not bad, f"only {FLASK_INTERNALS_MODULE} may reach into Flask:\n" + "\n".join(bad)
+    assert imports(PACKAGE / "context.py"), "the rule above must see the imports"
