@@ -7,6 +7,7 @@ visible in one file and the rest of the code reads as plain sequential Python.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,6 +38,36 @@ def spawn(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
 
 def spawn_later(seconds: float, func: Callable[..., Any], *args: Any) -> Greenlet:
     return gevent.spawn_later(seconds, func, *args)
+
+
+def call_later(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
+    """Run ``func(*args)`` in the hub after ``seconds``, without a greenlet waiting for it.
+
+    ``func`` must not block (spawn a greenlet for real work); cancel with :func:`cancel`."""
+    timer = gevent.get_hub().loop.timer(seconds)
+    timer.start(func, *args)
+    return timer
+
+
+def cancel(timer: Any) -> None:
+    """Stop a timer from :func:`call_later` (``None`` is ignored)."""
+    if timer is not None:
+        timer.close()
+
+
+_scratch: weakref.WeakKeyDictionary[Any, bytearray] = weakref.WeakKeyDictionary()
+
+
+def scratch_buffer(size: int) -> bytearray:
+    """A receive buffer shared by every greenlet of this OS thread's hub.
+
+    A read that copies out what it got before it yields can share it: greenlets of one
+    hub never run at once, and each thread has its own hub (and so its own buffer)."""
+    hub = gevent.get_hub()
+    buffer = _scratch.get(hub)
+    if buffer is None or len(buffer) < size:
+        buffer = _scratch[hub] = bytearray(size)
+    return buffer
 
 
 def sleep(seconds: float = 0) -> None:

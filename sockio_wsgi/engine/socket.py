@@ -76,12 +76,12 @@ class EngineSocket:
         self._on_message = on_message
         self._on_close = on_close
         self._output = runtime.Event()
-        self._timer_wakeup = runtime.Event()
         self._writer: Any = None
         self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
         self._reader: Any = None  # the greenlet reading the WebSocket
         self._ended = runtime.Event()
-        self._timer = runtime.spawn(self._run_timers)
+        self._timer: Any = None
+        self._schedule_timer()
 
     @property
     def transport(self) -> str:
@@ -121,7 +121,7 @@ class EngineSocket:
             try:
                 if ws.try_send([encode_frame(p) for p in packets], compress):
                     if ws.has_pending:
-                        self._output.set()
+                        self._wake()
                     return
             except OSError as exc:
                 log.debug("write to session %s failed: %s", self.sid, exc)
@@ -130,7 +130,16 @@ class EngineSocket:
         if not compress:
             packets = [uncompressed(p) for p in packets]
         session.send(packets)
+        self._wake()
+
+    def _wake(self) -> None:
+        """There is output: release a parked poll, or start the WebSocket writer.
+
+        The writer greenlet lives only while a WebSocket has a backlog, so an idle
+        connection costs no parked writer."""
         self._output.set()
+        if self.ws is not None and self._writer is None:
+            self._writer = runtime.spawn(self._write_loop, self.ws)
 
     def close(self, reason: CloseReason = CloseReason.FORCED_CLOSE) -> None:
         """Close from the server side; queued packets are still delivered."""
@@ -160,13 +169,13 @@ class EngineSocket:
                 if probe is not None:
                     probe.close()
         if self.session.outbox:
-            self._output.set()
+            self._wake()
 
     def _closed(self, reason: CloseReason) -> None:
         log.debug("session %s closed: %s", self.sid, reason.value)
         self._ended.set()
-        self._output.set()
-        self._timer_wakeup.set()
+        runtime.cancel(self._timer)
+        self._wake()
         if self._probe_ws is not None:
             self._probe_ws.close()
         try:
@@ -176,13 +185,22 @@ class EngineSocket:
 
     # -- timers ----------------------------------------------------------------------
 
-    def _run_timers(self) -> None:
-        while not self.session.closed:
-            deadline = self.session.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - runtime.monotonic())
-            self._timer_wakeup.wait(timeout)
-            self._timer_wakeup.clear()
-            self._apply(self.session.tick(runtime.monotonic()))
+    def _schedule_timer(self) -> None:
+        """Arm one loop timer for the session's next deadline (no greenlet waits for it)."""
+        runtime.cancel(self._timer)
+        self._timer = None
+        deadline = self.session.next_deadline()
+        if deadline is not None:
+            delay = max(0.0, deadline - runtime.monotonic())
+            self._timer = runtime.call_later(delay, runtime.spawn, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.session.closed:
+            return
+        self._apply(self.session.tick(runtime.monotonic()))
+        if not self.session.closed and self._timer is None:
+            self._schedule_timer()
 
     # -- polling ---------------------------------------------------------------------
 
@@ -200,8 +218,8 @@ class EngineSocket:
             self._output.clear()
         if session.transport != POLLING:
             # upgraded while this GET was parked: release it, the WebSocket writer owns
-            # the outbox now (re-arm the event the writer may not have seen yet)
-            self._output.set()
+            # the outbox now
+            self._wake()
             return [NOOP]
         packets = session.take_outbox()
         if session.closed and not packets:
@@ -231,7 +249,7 @@ class EngineSocket:
             ws.close()
             return
         self._probe_ws = ws
-        self._timer_wakeup.set()
+        self._schedule_timer()  # the probe has a deadline now
         while self._probe_ws is ws:
             frame = ws.receive()
             if frame is None or self._probe_ws is not ws:
@@ -251,14 +269,18 @@ class EngineSocket:
                 else:
                     self._apply([event])
             if self.session.outbox:
-                self._output.set()
+                self._wake()
         if self.ws is ws:
             self._read_loop(ws)
 
     def _attach(self, ws: WebSocket) -> None:
+        """Make ``ws`` the transport; this greenlet, about to read it, first writes what
+        is queued (the OPEN packet, or what the probe held back) without a writer."""
         self.ws = ws
-        self._writer = runtime.spawn(self._write_loop, ws)
-        self._output.set()
+        if self.session.outbox and self._writer is None:
+            self._write_backlog(ws)
+        if self.session.closed:
+            self._wake()
 
     @property
     def is_reader(self) -> bool:
@@ -301,10 +323,15 @@ class EngineSocket:
             self._apply(session.receive(packet, runtime.monotonic()))
 
     def _write_loop(self, ws: WebSocket) -> None:
+        try:
+            self._write_backlog(ws)
+        finally:
+            self._writer = None
+
+    def _write_backlog(self, ws: WebSocket) -> None:
+        """Write until nothing is queued (then end: the next backlog starts a writer)."""
         session = self.session
         while True:
-            self._output.wait()
-            self._output.clear()
             packets = session.take_outbox()
             if packets or ws.has_pending:
                 # per-packet flags matter only once permessage-deflate is on
@@ -318,4 +345,6 @@ class EngineSocket:
                     return
             if session.closed:
                 ws.close(CLOSE_NORMAL)
+                return
+            if not session.outbox and not ws.has_pending:
                 return

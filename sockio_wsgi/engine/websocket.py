@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -42,7 +42,7 @@ from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
 from wsproto.utilities import ProtocolError as WsprotoError
 
 from sockio_wsgi.protocol.wsframes import encode_data_frame, frame_head, unmask
-from sockio_wsgi.runtime import Semaphore
+from sockio_wsgi.runtime import Semaphore, scratch_buffer
 
 log = logging.getLogger("sockio_wsgi.engine.websocket")
 
@@ -195,7 +195,7 @@ class WsprotoWebSocket:
     def __init__(
         self,
         sock: socket.socket,
-        conn: WSConnection,
+        conn: Connection,
         max_message_size: int,
         compressed: bool,
         compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
@@ -214,7 +214,6 @@ class WsprotoWebSocket:
         self._pending = b""  # bytes the kernel did not take during a try_send
         self._ready: deque[str | bytes] = deque()
         self._buffer = bytearray()
-        self._chunk = bytearray(_RECV_SIZE)
         self._parts: list[Any] = []
         self._size = 0
         self._in_fragment = False  # wsproto holds the first frames of a message
@@ -244,7 +243,9 @@ class WsprotoWebSocket:
         sock.sendall(conn.send(AcceptConnection(extensions=extensions)))
         environ[UPGRADED_KEY] = True
         negotiated = bool(extensions) and extensions[0].enabled()
-        ws = cls(sock, conn, max_message_size, negotiated, compression_threshold)
+        # keep only the post-handshake connection: the h11 handshake state is dropped
+        assert conn.connection is not None
+        ws = cls(sock, conn.connection, max_message_size, negotiated, compression_threshold)
         if negotiated:
             ws.deflate = extensions[0]
         return ws
@@ -252,7 +253,7 @@ class WsprotoWebSocket:
     # -- receiving -------------------------------------------------------------------
 
     def receive(self) -> str | bytes | None:
-        chunk = self._chunk
+        chunk = scratch_buffer(_RECV_SIZE)  # shared: idle connections hold no 64 KiB each
         while not self._ready:
             if self._closed:
                 return None

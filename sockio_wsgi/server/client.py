@@ -33,8 +33,9 @@ class Client:
         self.decoder = server.parser.decoder()
         self.sockets: dict[str, Socket] = {}
         self._close_reason: str | None = None  # overrides the Engine.IO reason
-        self._connect_timer: Any = runtime.spawn_later(
-            server.connect_timeout, self._connect_timeout
+        # a loop timer, not a sleeping greenlet: the hub calls it, it spawns the check
+        self._connect_timer: Any = runtime.call_later(
+            server.connect_timeout, runtime.spawn, self._connect_timeout
         )
 
     @property
@@ -91,7 +92,7 @@ class Client:
 
     def joined(self) -> None:
         """A socket got its CONNECT reply: the connection no longer times out."""
-        runtime.kill(self._connect_timer)
+        runtime.cancel(self._connect_timer)
         self._connect_timer = None
 
     def forget(self, socket: Socket) -> None:
@@ -116,7 +117,7 @@ class Client:
 
     def on_close(self, reason: str) -> None:
         """The Engine.IO session ended: every socket on it disconnects."""
-        runtime.kill(self._connect_timer)
+        runtime.cancel(self._connect_timer)
         self.decoder.reset()
         reason = self._close_reason or reason
         for socket in list(self.sockets.values()):
