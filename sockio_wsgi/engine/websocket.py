@@ -26,20 +26,18 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from wsproto import ConnectionType, WSConnection
+from wsproto import ConnectionType
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
-    AcceptConnection,
     BytesMessage,
     CloseConnection,
     Message,
     Ping,
-    Request,
     TextMessage,
 )
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
-from wsproto.utilities import ProtocolError as WsprotoError
+from wsproto.utilities import generate_accept_token
 
 from sockio_wsgi.protocol.wsframes import encode_data_frame, frame_head, unmask
 from sockio_wsgi.runtime import Semaphore, scratch_buffer
@@ -174,13 +172,50 @@ class BoundedDeflate(PerMessageDeflate):
         return tail
 
 
-def _request_bytes(environ: dict[str, Any]) -> bytes:
-    """Rebuild the request head pywsgi already parsed, for wsproto's handshake."""
-    lines = ["GET / HTTP/1.1"]
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            lines.append(f"{key[5:].replace('_', '-')}: {value}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+def _tokens(value: str) -> set[str]:
+    return {token.strip().lower() for token in value.split(",")}
+
+
+def _handshake(
+    environ: dict[str, Any], deflate: BoundedDeflate | None
+) -> tuple[bytes, list[Extension]]:
+    """Check the upgrade request pywsgi already parsed (RFC 6455 section 4.2.1) and build
+    the 101 response; ``deflate`` is accepted when the client offers permessage-deflate.
+
+    Done from the environ rather than by re-parsing the request through wsproto's h11
+    handshake, which cost a third of the time of setting up a connection.
+    """
+    if environ.get("REQUEST_METHOD") != "GET":
+        raise UpgradeRefused("WebSocket upgrade needs GET")
+    if "websocket" not in _tokens(environ.get("HTTP_UPGRADE", "")):
+        raise UpgradeRefused("missing 'Upgrade: websocket'")
+    if "upgrade" not in _tokens(environ.get("HTTP_CONNECTION", "")):
+        raise UpgradeRefused("missing 'Connection: Upgrade'")
+    if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
+        raise UpgradeRefused("unsupported Sec-WebSocket-Version")
+    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
+    if not key:
+        raise UpgradeRefused("missing Sec-WebSocket-Key")
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Accept: " + generate_accept_token(key.encode("latin-1")).decode(),
+    ]
+    accepted: list[Extension] = []
+    offers = environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "")
+    if deflate is not None and offers:
+        for offer in offers.split(","):
+            if offer.split(";", 1)[0].strip() != deflate.name:
+                continue
+            params = deflate.accept(offer.strip())
+            if params is None or params is False:
+                continue
+            extra = f"; {params}" if isinstance(params, str) and params else ""
+            lines.append(f"Sec-WebSocket-Extensions: {deflate.name}{extra}")
+            accepted.append(deflate)
+            break
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), accepted
 
 
 class WsprotoWebSocket:
@@ -228,24 +263,13 @@ class WsprotoWebSocket:
         compression: bool,
         compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
     ) -> WsprotoWebSocket:
-        conn = WSConnection(ConnectionType.SERVER)
-        try:
-            conn.receive_data(_request_bytes(environ))
-            request = next((e for e in conn.events() if isinstance(e, Request)), None)
-        except WsprotoError as exc:
-            raise UpgradeRefused(str(exc)) from exc
-        if request is None:
-            raise UpgradeRefused("incomplete upgrade request")
-        offered = compression and any(
-            "permessage-deflate" in str(extension) for extension in request.extensions
-        )
-        extensions: list[Extension] = [BoundedDeflate(max_message_size)] if offered else []
-        sock.sendall(conn.send(AcceptConnection(extensions=extensions)))
+        offer = BoundedDeflate(max_message_size) if compression else None
+        response, extensions = _handshake(environ, offer)
+        conn = Connection(ConnectionType.SERVER, extensions=extensions)
+        sock.sendall(response)
         environ[UPGRADED_KEY] = True
         negotiated = bool(extensions) and extensions[0].enabled()
-        # keep only the post-handshake connection: the h11 handshake state is dropped
-        assert conn.connection is not None
-        ws = cls(sock, conn.connection, max_message_size, negotiated, compression_threshold)
+        ws = cls(sock, conn, max_message_size, negotiated, compression_threshold)
         if negotiated:
             ws.deflate = extensions[0]
         return ws
