@@ -28,8 +28,70 @@ WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Any]
 REQUEST_BUFFER_SIZE = 2048
 
 
+MAX_HEADER_LINE = 65536
+MAX_HEADERS = 100
+
+
+class RequestHeaders:
+    """Request headers read straight off the connection, with the small interface pywsgi's
+    handler uses (``get``, ``getheader``, ``del``, ``headers``, ``typeheader``, ``status``).
+
+    pywsgi parses them with the ``email`` package, a tenth of the cost of setting up a
+    WebSocket connection and of every long-polling request; this reads the same lines.
+    """
+
+    __slots__ = ("status", "headers", "_values")
+
+    def __init__(self, fp: Any, *_: Any) -> None:
+        self.status = ""
+        self.headers: list[str] = []  # raw "Name: value\r\n" lines, as pywsgi expects
+        self._values: list[tuple[str, str]] = []  # (lower-case name, value)
+        while True:
+            line = fp.readline(MAX_HEADER_LINE + 1)
+            if len(line) > MAX_HEADER_LINE:
+                self.status = "Line too long"
+                return
+            if line in (b"\r\n", b"\n", b""):
+                return
+            if len(self.headers) >= MAX_HEADERS:
+                self.status = "Too many headers"
+                return
+            text = line.decode("latin-1")
+            if text[:1] in (" ", "\t") and self._values:  # obsolete folding: continue value
+                name, value = self._values[-1]
+                self._values[-1] = (name, f"{value} {text.strip()}")
+            else:
+                name, colon, value = text.partition(":")
+                if not colon or not name or name != name.strip():
+                    self.status = "Invalid header line"
+                    return
+                self._values.append((name.lower(), value.strip()))
+            self.headers.append(text)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        name = name.lower()
+        for key, value in self._values:
+            if key == name:
+                return value
+        return default
+
+    getheader = get
+
+    def __delitem__(self, name: str) -> None:
+        name = name.lower()
+        self._values = [(key, value) for key, value in self._values if key != name]
+        self.headers = [line for line in self.headers if line.partition(":")[0].lower() != name]
+
+    @property
+    def typeheader(self) -> str | None:
+        value: str | None = self.get("content-type")
+        return value
+
+
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     """A pywsgi handler whose upgrade requests may be taken over by the application."""
+
+    MessageClass = RequestHeaders
 
     def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
         if rfile is None:
