@@ -70,6 +70,18 @@ def scratch_buffer(size: int) -> bytearray:
     return buffer
 
 
+def wait_readable(sock: Any) -> None:
+    """Wait until a gevent socket has data (or EOF), on the socket's own read watcher.
+
+    A read loop that waits first and then reads makes one ``recv`` per message instead
+    of a ``recv`` that fails with EAGAIN followed by the one that succeeds. Sockets
+    without the watcher (not gevent's) just return, and the next read waits itself."""
+    wait = getattr(sock, "_wait", None)
+    event = getattr(sock, "_read_event", None)
+    if wait is not None and event is not None:
+        wait(event)
+
+
 def sleep(seconds: float = 0) -> None:
     gevent.sleep(seconds)
 

@@ -40,7 +40,7 @@ from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
 from wsproto.utilities import generate_accept_token
 
 from sockio_wsgi.protocol.wsframes import encode_data_frame, frame_head, unmask
-from sockio_wsgi.runtime import Semaphore, scratch_buffer
+from sockio_wsgi.runtime import Semaphore, scratch_buffer, wait_readable
 
 log = logging.getLogger("sockio_wsgi.engine.websocket")
 
@@ -278,10 +278,13 @@ class WsprotoWebSocket:
 
     def receive(self) -> str | bytes | None:
         chunk = scratch_buffer(_RECV_SIZE)  # shared: idle connections hold no 64 KiB each
+        plain = self._raw is not None  # TLS may hold decrypted bytes: let it read first
         while not self._ready:
             if self._closed:
                 return None
             try:
+                if plain:
+                    wait_readable(self._sock)
                 count = self._sock.recv_into(chunk)
             except OSError:
                 count = 0
