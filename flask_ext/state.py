@@ -25,7 +25,6 @@ from flask_ext.context import (
     managed_copy,
     run_with_reloader,
 )
-from sockio_wsgi.engine.socket import release_reader
 
 if TYPE_CHECKING:
     from flask_ext.extension import SocketIO
@@ -248,10 +247,9 @@ class AppState:
 
 
 def cooperative_sleep(seconds: float) -> None:
-    # A handler may run on the greenlet reading its WebSocket; hand reading over first
-    # so the connection (its pings, its acks) keeps moving while this one sleeps.
-    release_reader()
-    gevent.sleep(seconds)
+    # A handler may run on the greenlet reading its WebSocket: Server.sleep hands reading
+    # over first so the connection (its pings, its acks) keeps moving while this one sleeps.
+    sockio_wsgi.Server.sleep(seconds)
 
 
 def run_app(

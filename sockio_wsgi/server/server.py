@@ -14,9 +14,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
+from sockio_wsgi import runtime
 from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.engine.http import OriginRule
 from sockio_wsgi.engine.server import EngineServer
+from sockio_wsgi.engine.socket import release_reader
 from sockio_wsgi.protocol.parsers import Parser, get_parser
 from sockio_wsgi.protocol.sio import connect_error_packet
 from sockio_wsgi.server.broadcast import BroadcastMethods, BroadcastOperator
@@ -280,6 +282,18 @@ class Server(BroadcastMethods):
             log.debug("disconnect of unknown socket %s on %s ignored", sid, namespace)
             return
         socket.disconnect(close)
+
+    @staticmethod
+    def sleep(seconds: float = 0) -> None:
+        """Sleep in a handler without stalling its connection: a handler may run on the
+        greenlet that reads its WebSocket, which hands reading over first."""
+        release_reader()
+        runtime.sleep(seconds)
+
+    @staticmethod
+    def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``target(*args, **kwargs)`` in a greenlet of its own; ``.join()`` waits."""
+        return runtime.spawn(target, *args, **kwargs)
 
     def close(self) -> None:
         """Graceful shutdown: refuse new handshakes (HTTP 503), disconnect every client
