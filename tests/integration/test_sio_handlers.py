@@ -171,3 +171,28 @@ def test_a_failing_handler_does_not_break_the_socket(
         client.call("c1", "boom", timeout=0.3)
     assert client.call("c1", "echo", "after") == ["after"]
     assert client.state("c1")["connected"] is True
+
+
+@pytest.mark.parametrize("transports", TRANSPORTS, ids=["polling", "websocket"])
+def test_sleep_in_a_handler_keeps_the_connection_read(transports: list[str]) -> None:
+    """``sio.sleep`` hands reading over: an ack the client sends meanwhile is routed."""
+    sio = sockio_wsgi.Server()
+    woke = gevent.event.Event()
+    acked: list[Any] = []
+
+    @sio.on("nap")
+    def nap(socket: sockio_wsgi.Socket) -> str:
+        socket.emit("poke", callback=lambda *reply: acked.append(reply))
+        while not acked and not woke.is_set():
+            sio.sleep(0.01)  # a handler that polls for something the reader delivers
+        return "rested" if acked else "starved"
+
+    with serving_sio(sio) as running, NodeClient() as client:
+        client.connect(running.url, "c1", transports=transports)
+        client.wait_for("connect", id="c1")
+        client.auto_ack("c1", "poke", ["here"])
+        try:
+            assert client.call("c1", "nap", timeout=5) == ["rested"]
+        finally:
+            woke.set()
+    assert acked == [("here",)]
