@@ -20,6 +20,7 @@ from sockio_wsgi.protocol.eio import (
     decode_frame,
     encode_frame,
     message,
+    message_data,
     uncompressed,
 )
 from sockio_wsgi.protocol.errors import ProtocolError
@@ -74,6 +75,8 @@ class EngineSocket:
         self.connected = False
         self._probe_ws: WebSocket | None = None
         self._on_message = on_message
+        # set by the layer above to take messages straight from the read loop
+        self.message_handler: Callable[[str | bytes], None] | None = None
         self._on_close = on_close
         self._output = runtime.Event()
         self._writer: Any = None
@@ -154,13 +157,19 @@ class EngineSocket:
         log.info("session %s sent an invalid packet: %s", self.sid, error)
         self._apply(self.session.receive_invalid())
 
+    def _deliver(self, data: str | bytes) -> None:
+        try:
+            if self.message_handler is not None:
+                self.message_handler(data)
+            else:
+                self._on_message(self, data)
+        except Exception:
+            log.exception("message handler failed for session %s", self.sid)
+
     def _apply(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, MessageReceived):
-                try:
-                    self._on_message(self, event.data)
-                except Exception:
-                    log.exception("message handler failed for session %s", self.sid)
+                self._deliver(event.data)
             elif isinstance(event, SessionClosed):
                 self._closed(event.reason)
             elif isinstance(event, ProbeFailed):
@@ -315,6 +324,11 @@ class EngineSocket:
             if frame is None:
                 self._apply(session.close(CloseReason.TRANSPORT_CLOSE))
                 break
+            data = message_data(frame)
+            if data is not None:  # the common case: the session has nothing to do for it
+                if not session.closed:
+                    self._deliver(data)
+                continue
             try:
                 packet = decode_frame(frame)
             except ProtocolError as exc:

@@ -271,12 +271,13 @@ class Namespace(BroadcastMethods, CatchAll):
         """Catch-all listeners, packet middleware, then the event's handler; its
         return value answers a requested ack."""
         event = packet.data[0]
-        where = f"event {event!r} on {self.name} (socket {socket.id})"
-        listeners = self._group("_any")
-        if listeners:
-            notify(listeners, where, socket, *packet.data)
-        if socket._any:
-            notify(socket._any, where, *packet.data)
+        if self._any or (self.parent is not None and self.parent._any) or socket._any:
+            where = f"event {event!r} on {self.name} (socket {socket.id})"
+            listeners = self._group("_any")
+            if listeners:
+                notify(listeners, where, socket, *packet.data)
+            if socket._any:
+                notify(socket._any, where, *packet.data)
         if socket._middlewares:
             error = run_packet_middlewares(socket._middlewares, socket, packet.data)
             if error is not None:

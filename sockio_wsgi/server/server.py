@@ -351,7 +351,9 @@ class Server(BroadcastMethods):
             namespace.adapter.close()
 
     def _on_engine_connect(self, sid: str, environ: dict[str, Any]) -> bool:
-        self.clients[sid] = Client(self, self.eio.sockets[sid])
+        esock = self.eio.sockets[sid]
+        client = self.clients[sid] = Client(self, esock)
+        esock.message_handler = client.on_message  # straight from the read loop
         return True
 
     def _on_engine_message(self, sid: str, data: str | bytes) -> None:

@@ -220,3 +220,13 @@ def test_packets_are_frozen_values() -> None:
         packet.data = "b"  # type: ignore[misc]
     assert packet == eio.message("a")
     assert hash(packet) == hash(eio.message("a"))
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [("4hello", "hello"), ("4", ""), (b"\x00\x01", b"\x00\x01"), ("2", None), ("3probe", None)],
+)
+def test_message_data_takes_only_message_frames(frame: str | bytes, expected: object) -> None:
+    assert eio.message_data(frame) == expected
+    if expected is not None:
+        assert eio.decode_frame(frame) == Packet(PacketType.MESSAGE, expected)  # type: ignore[arg-type]
