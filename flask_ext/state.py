@@ -89,16 +89,9 @@ def build_server(server_options: dict[str, Any], extension_options: dict[str, An
     if queue:
         if not str(queue).startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"message_queue={queue!r}: only Redis URLs are supported")
-        adapter = getattr(sockio_wsgi, "RedisAdapter", None)
-        if adapter is None:
-            raise RuntimeError(
-                "message_queue needs sockio_wsgi.RedisAdapter, which this version of "
-                "sockio-wsgi does not have yet (it arrives with the Redis adapter); "
-                "leave message_queue unset to use the in-memory adapter"
-            )
-        channel = extension_options.get("channel")
-        kwargs = {"channel": channel} if channel else {}
-        server_options.setdefault("adapter", adapter(queue, **kwargs))
+        channel = extension_options.get("channel")  # Flask-SocketIO's name for the prefix
+        kwargs = {"key_prefix": channel} if channel else {}
+        server_options.setdefault("adapter", sockio_wsgi.RedisAdapter.factory(queue, **kwargs))
     json_module = extension_options.get("json")
     if json_module is not None:
         from sockio_wsgi.protocol.parsers import JsonParser

@@ -4,11 +4,14 @@
 ``WSGIApp`` and serve with ``serve()`` or ``make_server()``.
 """
 
+from sockio_wsgi.adapters.emitter import RedisEmitter
 from sockio_wsgi.adapters.memory import InMemoryAdapter
+from sockio_wsgi.adapters.redis import RedisAdapter
 from sockio_wsgi.client.client import Client
 from sockio_wsgi.client.simple import SimpleClient
 from sockio_wsgi.engine.server import EngineServer
 from sockio_wsgi.exceptions import (
+    BusUnavailable,
     ConnectionRefusedError,
     DisconnectedError,
     ProtocolError,
@@ -28,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BroadcastOperator",
+    "BusUnavailable",
     "Client",
     "ConnectionRefusedError",
     "DisconnectedError",
@@ -36,6 +40,8 @@ __all__ = [
     "Namespace",
     "ParentNamespace",
     "ProtocolError",
+    "RedisAdapter",
+    "RedisEmitter",
     "RemoteSocket",
     "Server",
     "SimpleClient",

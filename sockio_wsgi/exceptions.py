@@ -38,7 +38,14 @@ class DisconnectedError(SocketIOError):
     """The socket was disconnected before the operation could complete."""
 
 
+class BusUnavailable(SocketIOError):
+    """The cluster bus (Redis) is down: nothing was published to the other servers.
+
+    Local delivery has already happened when a broadcast raises this."""
+
+
 __all__ = [
+    "BusUnavailable",
     "ConnectionRefusedError",
     "DisconnectedError",
     "PayloadTooLarge",

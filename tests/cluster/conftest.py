@@ -1,0 +1,44 @@
+"""Fixtures for tests against a real Redis.
+
+Redis is at ``REDIS_URL`` (default redis://127.0.0.1:6379). When it cannot be reached the
+tests skip, except under ``CI=true`` where they fail: CI promises a Redis. Every test gets
+its own key prefix, so tests never see each other's messages and nothing is flushed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        message = f"no Redis at {REDIS_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"sockio-test-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
