@@ -15,6 +15,7 @@ import pytest
 import sockio_wsgi
 from sockio_wsgi.client import ConnectionError
 from tests.helpers.client import assert_no_client_threads, make_sio
+from tests.helpers.requirements import missing
 from tests.helpers.server import Running, serving
 from tests.helpers.sio_interop import Recorder
 
@@ -22,7 +23,7 @@ from tests.helpers.sio_interop import Recorder
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+        missing("openssl is not installed")
     directory = tmp_path_factory.mktemp("tls")
     key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(

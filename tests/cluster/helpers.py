@@ -33,8 +33,9 @@ class Node:
 
 
 def make_server(url: str, prefix: str, request_timeout: float = 3.0) -> tuple[Any, Any]:
-    factory = sockio_wsgi.RedisAdapter.factory(url, key_prefix=prefix,
-                                               request_timeout=request_timeout)
+    factory = sockio_wsgi.RedisAdapter.factory(
+        url, key_prefix=prefix, request_timeout=request_timeout
+    )
     sio = sockio_wsgi.Server(adapter=factory)
 
     @sio.on("connect")

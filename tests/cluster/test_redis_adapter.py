@@ -15,12 +15,15 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 
 
 def test_room_broadcast_reaches_both_servers_except_respected(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix) as (a, b), peers(
-        (a.url, {"rooms": ["r"]}),
-        (b.url, {"rooms": ["r"]}),
-        (b.url, {"rooms": ["r", "quiet"]}),
-        (b.url, {"rooms": ["other"]}),
-    ) as (on_a, on_b, quiet_b, other_b):
+    with (
+        cluster(redis_url, prefix) as (a, b),
+        peers(
+            (a.url, {"rooms": ["r"]}),
+            (b.url, {"rooms": ["r"]}),
+            (b.url, {"rooms": ["r", "quiet"]}),
+            (b.url, {"rooms": ["other"]}),
+        ) as (on_a, on_b, quiet_b, other_b),
+    ):
         assert a.adapter.server_count() == 2
         assert a.sio.to("r").except_("quiet").emit("news", 1, {"x": [1, 2]}, b"\x00\xff") == 1
         for peer in (on_a, on_b):
@@ -44,9 +47,10 @@ def test_local_stays_on_one_server(redis_url: str, prefix: str) -> None:
 
 
 def test_emit_with_ack_collects_replies_across_servers(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix) as (a, b), peers(
-        (a.url, {"name": "pa"}), (b.url, {"name": "pb1"}), (b.url, {"name": "pb2"})
-    ) as found:
+    with (
+        cluster(redis_url, prefix) as (a, b),
+        peers((a.url, {"name": "pa"}), (b.url, {"name": "pb1"}), (b.url, {"name": "pb2"})) as found,
+    ):
         for peer, name in zip(found, ["pa", "pb1", "pb2"], strict=True):
             peer.client.on("ask", lambda q, _n=name: f"{_n}:{q}")
         replies = a.sio.timeout(5).emit_with_ack("ask", "q")
@@ -63,10 +67,14 @@ def test_emit_with_ack_times_out_with_partial_replies(redis_url: str, prefix: st
 
 
 def test_fetch_sockets_returns_remote_sockets(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix) as (a, b), peers(
-        (a.url, {"name": "pa", "rooms": ["r"]}), (b.url, {"name": "pb", "rooms": ["r"]}),
-        (b.url, {"name": "out"}),
-    ) as (pa, pb, _out):
+    with (
+        cluster(redis_url, prefix) as (a, b),
+        peers(
+            (a.url, {"name": "pa", "rooms": ["r"]}),
+            (b.url, {"name": "pb", "rooms": ["r"]}),
+            (b.url, {"name": "out"}),
+        ) as (pa, pb, _out),
+    ):
         found = {s.id: s for s in a.sio.in_("r").fetch_sockets()}
         assert set(found) == {pa.sid, pb.sid}
         assert isinstance(found[pa.sid], sockio_wsgi.Socket)
@@ -83,9 +91,10 @@ def test_fetch_sockets_returns_remote_sockets(redis_url: str, prefix: str) -> No
 
 
 def test_sockets_join_leave_and_disconnect_across_servers(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix) as (a, b), peers(
-        (a.url, {"rooms": ["r"]}), (b.url, {"rooms": ["r"]}), (b.url, {})
-    ) as (pa, pb, pc):
+    with (
+        cluster(redis_url, prefix) as (a, b),
+        peers((a.url, {"rooms": ["r"]}), (b.url, {"rooms": ["r"]}), (b.url, {})) as (pa, pb, pc),
+    ):
         a.sio.in_("r").sockets_join("joined")
         barrier(pb, a, "after-join")  # the join request went before the barrier
         assert b.adapter.socket_rooms(pb.sid) == {pb.sid, "r", "joined"}
@@ -110,6 +119,7 @@ def test_server_side_emit_with_ack(redis_url: str, prefix: str) -> None:
         done = gevent.event.Event()
 
         for name, node in (("b", b), ("c", c)):
+
             def hello(arg: Any, _n: str = name) -> Any:
                 got.append((_n, arg))
                 if len(got) == 2:
@@ -127,13 +137,13 @@ def test_server_side_emit_with_ack(redis_url: str, prefix: str) -> None:
         assert sorted(got) == [("b", 8), ("c", 8)]
 
 
-def test_all_rooms_and_unknown_requests(redis_url: str, prefix: str,
-                                        redis_client: Any) -> None:
+def test_all_rooms_and_unknown_requests(redis_url: str, prefix: str, redis_client: Any) -> None:
     from sockio_wsgi.adapters import cluster_wire as wire
 
-    with cluster(redis_url, prefix) as (a, b), peers(
-        (a.url, {"rooms": ["ra"]}), (b.url, {"rooms": ["rb"]})
-    ) as (pa, pb):
+    with (
+        cluster(redis_url, prefix) as (a, b),
+        peers((a.url, {"rooms": ["ra"]}), (b.url, {"rooms": ["rb"]})) as (pa, pb),
+    ):
         request_channel = f"{prefix}-request#/#"
         # garbage and unknown types are dropped, the listener survives
         redis_client.publish(request_channel, b"\xc1not msgpack")

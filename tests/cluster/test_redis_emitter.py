@@ -15,9 +15,14 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 
 def test_emitter_reaches_clients_with_rooms_and_except(redis_url: str, prefix: str) -> None:
     emitter = sockio_wsgi.RedisEmitter(redis_url, key_prefix=prefix)
-    with cluster(redis_url, prefix) as (a, b), peers(
-        (a.url, {"rooms": ["r"]}), (b.url, {"rooms": ["r", "quiet"]}), (b.url, {})
-    ) as (pa, quiet, outside):
+    with (
+        cluster(redis_url, prefix) as (a, b),
+        peers((a.url, {"rooms": ["r"]}), (b.url, {"rooms": ["r", "quiet"]}), (b.url, {})) as (
+            pa,
+            quiet,
+            outside,
+        ),
+    ):
         emitter.to("r").except_("quiet").emit("news", "n", b"\x01\x02")
         emitter.emit("all", {"k": 1})
         assert pa.got("news") == ("n", b"\x01\x02")

@@ -43,9 +43,14 @@ def test_broadcasts_and_fetch_both_ways(
     redis_url: str, prefix: str, node_server: tuple[NodeProcess, str]
 ) -> None:
     process, node_url = node_server
-    with cluster(redis_url, prefix, size=1) as (ours,), peers(
-        (ours.url, {"name": "py", "rooms": ["r"]}), (ours.url, {"name": "py-out"})
-    ) as (py, py_out), NodeClient() as node_client:
+    with (
+        cluster(redis_url, prefix, size=1) as (ours,),
+        peers((ours.url, {"name": "py", "rooms": ["r"]}), (ours.url, {"name": "py-out"})) as (
+            py,
+            py_out,
+        ),
+        NodeClient() as node_client,
+    ):
         node_client.connect(node_url, "n1", auth={"rooms": ["r"]}, transports=["websocket"])
         node_sid = node_client.wait_for("connect", id="n1")["sid"]
         assert ours.adapter.server_count() == 2
@@ -83,18 +88,22 @@ def test_broadcasts_and_fetch_both_ways(
 
 
 def test_official_emitter_reaches_our_clients(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix, size=1) as (ours,), peers(
-        (ours.url, {"rooms": ["r"]}), (ours.url, {"rooms": ["r", "quiet"]})
-    ) as (pa, quiet):
+    with (
+        cluster(redis_url, prefix, size=1) as (ours,),
+        peers((ours.url, {"rooms": ["r"]}), (ours.url, {"rooms": ["r", "quiet"]})) as (pa, quiet),
+    ):
         ops = [
-            {"rooms": ["r"], "except": ["quiet"], "event": "news",
-             "args": ["x", {"$bin": "AAE="}]},
+            {"rooms": ["r"], "except": ["quiet"], "event": "news", "args": ["x", {"$bin": "AAE="}]},
             {"rooms": ["r"], "join": ["vip"]},
             {"rooms": ["vip"], "event": "vip", "args": [1]},
         ]
         result = subprocess.run(
             [ensure_node_modules(), "redis_emit.js", prefix, redis_url, json.dumps(ops)],
-            cwd=NODE_DIR, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
         assert result.returncode == 0, result.stderr
         assert pa.got("news") == ("x", b"\x00\x01")

@@ -14,6 +14,7 @@ import pytest
 
 import sockio_wsgi
 from tests.cluster.helpers import cluster, peers
+from tests.helpers.requirements import missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 
@@ -30,11 +31,27 @@ def redis_server(port: int) -> Iterator[subprocess.Popen[str]]:
     """A throwaway redis-server on ``port``, nothing on disk; ready when it says so."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed")
+        missing("redis-server is not installed")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", "/tmp", "--loglevel", "notice"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/tmp",
+            "--loglevel",
+            "notice",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert process.stdout is not None

@@ -6,14 +6,13 @@ skipped elsewhere, so a developer machine without it still runs everything else.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
+from tests.helpers.requirements import missing
 
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -41,19 +40,16 @@ def chromium_page() -> Iterator[Any]:
     """A fresh headless Chromium window (a Selenium WebDriver), closed at the end."""
     binary = _find("chromium", "chromium-browser")
     driver_path = _find("chromedriver")
-    missing = [
+    absent = [
         name for name, path in (("chromium", binary), ("chromedriver", driver_path)) if not path
     ]
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        missing.append("selenium")
-    if missing:
-        reason = f"browser test needs {', '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
-        pytest.skip(reason)
+        absent.append("selenium")
+    if absent:
+        missing(f"browser test needs {', '.join(absent)}")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     profile = tempfile.mkdtemp(prefix="sockio-chromium-")

@@ -26,6 +26,8 @@ from typing import IO, Any, Literal, NoReturn
 
 import pytest
 
+from tests.helpers.requirements import missing
+
 NODE_DIR = Path(__file__).resolve().parent.parent / "node"
 
 Message = dict[str, Any]
@@ -41,9 +43,7 @@ class NodeProcessError(RuntimeError):
 
 def _unavailable(reason: str) -> NoReturn:
     """Node is required in CI (a silent skip would hide lost coverage) and optional locally."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
-    pytest.skip(reason)
+    missing(reason)
 
 
 def _modules_current() -> bool:
