@@ -77,6 +77,10 @@ class RequestHeaders:
 
     getheader = get
 
+    def items(self) -> list[tuple[str, str]]:
+        """(lower-case name, value) pairs, for access logs such as gunicorn's."""
+        return list(self._values)
+
     def __delitem__(self, name: str) -> None:
         name = name.lower()
         self._values = [(key, value) for key, value in self._values if key != name]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -44,6 +45,14 @@ _SHUTTING_DOWN = b'{"code":3,"message":"Server shutting down"}'
 ConnectHandler = Callable[[str, dict[str, Any]], Any]
 MessageHandler = Callable[[str, "str | bytes"], Any]
 DisconnectHandler = Callable[[str, str], Any]
+
+
+_live: weakref.WeakSet[EngineServer] = weakref.WeakSet()
+
+
+def live_servers() -> list[EngineServer]:
+    """Every Engine.IO server of this process, for a worker that shuts down gracefully."""
+    return list(_live)
 
 
 class EngineServer:
@@ -84,6 +93,7 @@ class EngineServer:
         self.sockets: dict[str, EngineSocket] = {}
         self._handlers: dict[str, Callable[..., Any]] = {}
         self.closing = False  # after close(): handshakes get 503
+        _live.add(self)
 
     # -- public API ------------------------------------------------------------------
 
