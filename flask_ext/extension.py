@@ -43,8 +43,14 @@ class SocketIO:
         self.default_error_handler: Callable[[Exception], Any] | None = None
         self._states: list[weakref.ref[AppState]] = []
         self._wsgi_servers: list[Any] = []
+        # SocketIO(message_queue=...) without an app: an emitter for processes that are
+        # not servers (Flask-SocketIO's "external process" mode)
+        self._emitter: sockio_wsgi.RedisEmitter | None = None
         if app is not None:
             self.init_app(app)
+        elif options.get("message_queue"):
+            prefix = options.get("channel") or "socket.io"
+            self._emitter = sockio_wsgi.RedisEmitter(options["message_queue"], key_prefix=prefix)
 
     # -- apps --------------------------------------------------------------------------
 
@@ -155,7 +161,33 @@ class SocketIO:
         ``namespace``, ``callback`` as in Flask-SocketIO)."""
         from flask_ext.helpers import emit_from
 
+        if self._emitter is not None and not self._live_states():
+            self._emit_external(event, args, **kwargs)
+            return
         emit_from(self.state_for(), event, args, default_to=None, **kwargs)
+
+    def _emit_external(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        to: Any = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        namespace: str | None = None,
+        callback: Any = None,
+        **ignored: Any,
+    ) -> None:
+        """Through Redis, from a process that serves no app."""
+        if callback is not None:
+            raise ValueError("an emitter without an app cannot wait for acknowledgements")
+        assert self._emitter is not None
+        emitter = self._emitter.of(_namespace(namespace))
+        target = to if to is not None else room
+        if target is not None:
+            emitter = emitter.to(target)
+        if skip_sid is not None:
+            emitter = emitter.except_(skip_sid)
+        emitter.emit(event, *args)
 
     def send(self, data: Any, json: bool = False, **kwargs: Any) -> None:
         self.emit("json" if json else "message", data, **kwargs)

@@ -80,3 +80,23 @@ def test_message_queue_options_come_from_config_too(redis_url: str, prefix: str)
         assert adapter.bus.key_prefix == prefix
     finally:
         adapter.bus.close()
+
+
+def test_socketio_without_an_app_is_an_emitter(redis_url: str, prefix: str) -> None:
+    """Flask-SocketIO's external process: ``SocketIO(message_queue=...)`` and ``emit``."""
+    with (
+        two_apps(redis_url, prefix) as (url_a, url_b),
+        peers((url_a, {}), (url_b, {})) as (on_a, on_b),
+    ):
+        for peer in (on_a, on_b):
+            assert peer.client.emit_with_ack("join", "lobby", timeout=5) == "joined"
+        external = SocketIO(message_queue=redis_url, channel=prefix)
+        external.emit("news", "to all")
+        external.emit("room-news", "to the lobby", to="lobby", skip_sid=on_b.sid)
+        assert on_a.got("news") == ("to all",) and on_b.got("news") == ("to all",)
+        assert on_a.got("room-news") == ("to the lobby",)
+        external.emit("marker", "done", to="lobby")
+        assert on_b.got("marker") == ("done",)  # published after room-news: that is skipped
+        assert on_b.never_got("room-news")
+        with pytest.raises(ValueError, match="acknowledgements"):
+            external.emit("ask", callback=print)
