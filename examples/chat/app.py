@@ -43,6 +43,10 @@ def create_app() -> Flask:
     def client_js() -> Response:
         return Response(client_script(), mimetype="application/javascript")
 
+    # examples/fleet runs several of these on one Redis: SOCKETIO_MESSAGE_QUEUE=redis://...
+    for key in ("SOCKETIO_MESSAGE_QUEUE", "SOCKETIO_CHANNEL"):
+        if os.environ.get(key):
+            app.config[key] = os.environ[key]
     socketio.init_app(app)
     return app
 
