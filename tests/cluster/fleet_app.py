@@ -24,4 +24,42 @@ def shout(socket: sockio_wsgi.Socket, text: str) -> None:
     sio.emit("shouted", {"text": text, "from": os.getpid()})
 
 
+@sio.on("join")
+def join(socket: sockio_wsgi.Socket, room: str) -> str:
+    socket.join(room)
+    socket.data["pid"] = os.getpid()
+    return "joined"
+
+
+@sio.on("ask_all")
+def ask_all(socket: sockio_wsgi.Socket) -> list[Any]:
+    """Every client of the fleet answers ``question``; their answers come back here."""
+    return sorted(sio.timeout(5).emit_with_ack("question"), key=str)
+
+
+@sio.on("census")
+def census(socket: sockio_wsgi.Socket, room: str) -> list[list[Any]]:
+    return sorted([s.id, s.data.get("pid")] for s in sio.in_(room).fetch_sockets())
+
+
+@sio.on("gather")
+def gather(socket: sockio_wsgi.Socket, room: str, into: str) -> None:
+    sio.in_(room).sockets_join(into)
+
+
+@sio.on("kick")
+def kick(socket: sockio_wsgi.Socket, room: str) -> None:
+    sio.in_(room).disconnect_sockets()
+
+
+@sio.on("roll_call")
+def roll_call(socket: sockio_wsgi.Socket) -> list[Any]:
+    return sorted(sio.server_side_emit_with_ack("whoareyou"))
+
+
+@sio.on_server_side("whoareyou")
+def whoareyou(*args: Any) -> int:
+    return os.getpid()
+
+
 app = sockio_wsgi.WSGIApp(sio)

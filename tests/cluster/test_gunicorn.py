@@ -103,3 +103,38 @@ def test_the_worker_class_is_importable_without_starting_gunicorn() -> None:
         cwd=ROOT,
     )
     assert result.stdout.strip() == "SocketIOWorker", result.stderr
+
+
+def test_cluster_operations_across_gunicorn_masters(redis_url: str, prefix: str) -> None:
+    """Acks, fetch_sockets, sockets_join, disconnect_sockets and server_side_emit between
+    two real gunicorn processes."""
+    with ExitStack() as stack:
+        url_a, _ = stack.enter_context(gunicorn(redis_url, prefix))
+        url_b, _ = stack.enter_context(gunicorn(redis_url, prefix))
+        on_a, on_b, other_b = stack.enter_context(peers((url_a, {}), (url_b, {}), (url_b, {})))
+        pids = {wait_bus(on_a)["pid"], wait_bus(on_b)["pid"], wait_bus(other_b)["pid"]}
+        assert len(pids) == 2
+        for peer in (on_a, on_b, other_b):
+            peer.client.on("question", lambda _p=peer: f"answer from {_p.sid}")
+        for peer in (on_a, on_b):
+            assert peer.client.emit_with_ack("join", "team", timeout=5) == "joined"
+
+        answers = on_a.client.emit_with_ack("ask_all", timeout=10)
+        assert answers == sorted(f"answer from {p.sid}" for p in (on_a, on_b, other_b))
+
+        census = on_b.client.emit_with_ack("census", "team", timeout=10)
+        assert sorted(sid for sid, _ in census) == sorted([on_a.sid, on_b.sid])
+        assert {pid for _, pid in census} == pids
+
+        on_a.client.emit_with_ack("gather", "team", "gathered", timeout=10)
+        gathered = on_b.client.emit_with_ack("census", "gathered", timeout=10)
+        assert sorted(sid for sid, _ in gathered) == sorted([on_a.sid, on_b.sid])
+
+        own = on_a.client.emit_with_ack("whoami", timeout=5)["pid"]
+        assert on_a.client.emit_with_ack("roll_call", timeout=10) == sorted(pids - {own})
+
+        gone = threading.Event()
+        on_b.client.on("disconnect", lambda *reason: gone.set())
+        on_a.client.emit("kick", "gathered")
+        assert gone.wait(5), "the socket on the other master was not disconnected"
+        assert other_b.client.connected
