@@ -101,14 +101,16 @@ class RedisBus:
         else:
             self._up.clear()
             self._down.set()
-            log.log(logging.INFO if expected else logging.WARNING, "redis bus %s down: %s",
-                    self.uid, reason)
+            log.log(
+                logging.INFO if expected else logging.WARNING,
+                "redis bus %s down: %s",
+                self.uid,
+                reason,
+            )
 
     # -- subscriptions ---------------------------------------------------------------
 
-    def register(
-        self, channels: list[str], pattern: str | None, handler: MessageHandler
-    ) -> None:
+    def register(self, channels: list[str], pattern: str | None, handler: MessageHandler) -> None:
         """Deliver messages of ``channels`` and ``pattern`` to ``handler`` from now on."""
         if self._closed:
             raise BusUnavailable("the redis bus is closed")

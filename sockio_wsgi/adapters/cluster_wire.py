@@ -135,7 +135,9 @@ def decode_request(data: bytes) -> dict[str, Any]:
 
 def packet_to_wire(packet: SioPacket) -> dict[str, Any]:
     wire: dict[str, Any] = {
-        "type": int(SioType.EVENT), "data": packet.data, "nsp": packet.namespace,
+        "type": int(SioType.EVENT),
+        "data": packet.data,
+        "nsp": packet.namespace,
     }
     if packet.id is not None:
         wire["id"] = packet.id

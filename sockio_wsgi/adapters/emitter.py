@@ -42,10 +42,15 @@ class RedisEmitter:
         self._channels = wire.Channels.of(key_prefix, self.namespace)
 
     def _with(self, namespace: str | None = None, **changes: Any) -> RedisEmitter:
-        opts = BroadcastOptions(**{
-            "rooms": self._opts.rooms, "except_rooms": self._opts.except_rooms,
-            "volatile": self._opts.volatile, "compress": self._opts.compress, **changes,
-        })
+        opts = BroadcastOptions(
+            **{
+                "rooms": self._opts.rooms,
+                "except_rooms": self._opts.except_rooms,
+                "volatile": self._opts.volatile,
+                "compress": self._opts.compress,
+                **changes,
+            }
+        )
         return RedisEmitter(
             key_prefix=self.key_prefix,
             namespace=namespace or self.namespace,
@@ -55,8 +60,9 @@ class RedisEmitter:
 
     def of(self, namespace: str) -> RedisEmitter:
         """The same emitter for another namespace (no rooms or flags carried over)."""
-        return RedisEmitter(key_prefix=self.key_prefix, namespace=namespace,
-                            _client=(self._client, False))
+        return RedisEmitter(
+            key_prefix=self.key_prefix, namespace=namespace, _client=(self._client, False)
+        )
 
     def to(self, rooms: str | Iterable[str]) -> RedisEmitter:
         return self._with(rooms=self._opts.rooms | _rooms(rooms))
@@ -107,8 +113,11 @@ class RedisEmitter:
         """``event`` for the server-side handlers of every server (no acknowledgement)."""
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name")
-        message = {"uid": EMITTER_UID, "type": int(RequestType.SERVER_SIDE_EMIT),
-                   "data": [event, *args]}
+        message = {
+            "uid": EMITTER_UID,
+            "type": int(RequestType.SERVER_SIDE_EMIT),
+            "data": [event, *args],
+        }
         self._publish(self._channels.request, message)
 
     def close(self) -> None:

@@ -135,8 +135,9 @@ class InMemoryAdapter:
 
     def server_side_emit(self, args: list[Any], ack: ServerAckCallback | None = None) -> None:
         """There are no other servers: nothing is sent, an ack gets no replies at once."""
-        log.debug("namespace %s: server_side_emit %r reaches no other server", self.host.name,
-                  args[:1])
+        log.debug(
+            "namespace %s: server_side_emit %r reaches no other server", self.host.name, args[:1]
+        )
         if ack is not None:
             ack(None, [])
 

@@ -30,6 +30,7 @@ from sockio_wsgi.adapters.base import (
 )
 from sockio_wsgi.adapters.bus import DEFAULT_URL, RedisBus
 from sockio_wsgi.adapters.cluster_wire import RequestType
+from sockio_wsgi.adapters.local_bus import LocalBus
 from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.adapters.requests import handle_request
 from sockio_wsgi.engine.socket import release_reader
@@ -53,10 +54,13 @@ class _Pending:
     timer: Any = None
 
 
+Bus = RedisBus | LocalBus
+
+
 class RedisAdapter(InMemoryAdapter):
     """Rooms of one namespace across every server subscribed to the same key prefix."""
 
-    def __init__(self, host: AdapterHost, bus: RedisBus, request_timeout: float = 5.0) -> None:
+    def __init__(self, host: AdapterHost, bus: Bus, request_timeout: float = 5.0) -> None:
         super().__init__(host)
         self.bus = bus
         self.uid = bus.uid
@@ -78,10 +82,14 @@ class RedisAdapter(InMemoryAdapter):
         url_or_client: Any = DEFAULT_URL,
         key_prefix: str = "socket.io",
         request_timeout: float = 5.0,
+        bus: Bus | None = None,
     ) -> Callable[[AdapterHost], RedisAdapter]:
         """``Server(adapter=RedisAdapter.factory(url))``: the namespaces of that server share
-        one bus (one subscriber connection, one listener greenlet)."""
-        bus = RedisBus(url_or_client, key_prefix)
+        one bus (one subscriber connection, one listener greenlet). ``bus`` replaces Redis,
+        e.g. by a :class:`~sockio_wsgi.adapters.local_bus.LocalBus` (servers in one
+        process)."""
+        if bus is None:
+            bus = RedisBus(url_or_client, key_prefix)
 
         def make(host: AdapterHost) -> RedisAdapter:
             return cls(host, bus, request_timeout)
@@ -102,8 +110,9 @@ class RedisAdapter(InMemoryAdapter):
     def _publish(self, channel: str, message: Any) -> None:
         self.bus.publish(channel, wire.encode(message))
 
-    def _request(self, kind: RequestType, fields: dict[str, Any], request_id: str | None = None
-                 ) -> None:
+    def _request(
+        self, kind: RequestType, fields: dict[str, Any], request_id: str | None = None
+    ) -> None:
         message = {"uid": self.uid, "type": int(kind), **fields}
         if request_id is not None:
             message["requestId"] = request_id
@@ -114,8 +123,9 @@ class RedisAdapter(InMemoryAdapter):
         try:
             self._publish(self.channels.response, {"requestId": request["requestId"], **response})
         except BusUnavailable as exc:
-            log.warning("namespace %s: answer to %s lost: %s", self.host.name,
-                        request.get("requestId"), exc)
+            log.warning(
+                "namespace %s: answer to %s lost: %s", self.host.name, request.get("requestId"), exc
+            )
 
     def _ask(self, kind: RequestType, fields: dict[str, Any], expected: int, done: _Done) -> None:
         """Publish a request and call ``done`` once ``expected`` servers answered (or at
@@ -141,11 +151,14 @@ class RedisAdapter(InMemoryAdapter):
             )
             pending.done(error, list(pending.responses))
 
-    def _wait(self, kind: RequestType, fields: dict[str, Any], expected: int
-              ) -> list[dict[str, Any]]:
+    def _wait(
+        self, kind: RequestType, fields: dict[str, Any], expected: int
+    ) -> list[dict[str, Any]]:
         if self.bus.on_listener():
-            raise RuntimeError(f"{kind.name} would wait on the bus listener for the answers "
-                               "only it can read; call it from another greenlet")
+            raise RuntimeError(
+                f"{kind.name} would wait on the bus listener for the answers "
+                "only it can read; call it from another greenlet"
+            )
         result: runtime.AsyncResult = runtime.AsyncResult()
         self._ask(kind, fields, expected, lambda err, got: result.set((err, got)))
         release_reader()
@@ -282,11 +295,12 @@ class RedisAdapter(InMemoryAdapter):
             elif channel.startswith(self.channels.broadcast):
                 self._on_broadcast(channel, data)
         except wire.MalformedMessage as exc:
-            log.debug("namespace %s: malformed message on %s ignored: %s", self.host.name,
-                      channel, exc)
+            log.debug(
+                "namespace %s: malformed message on %s ignored: %s", self.host.name, channel, exc
+            )
 
     def _on_broadcast(self, channel: str, data: bytes) -> None:
-        room = channel[len(self.channels.broadcast):-1]
+        room = channel[len(self.channels.broadcast) : -1]
         if room and room not in self.rooms:
             return  # nobody here is in that room: skip decoding
         message = wire.decode(data)
@@ -332,8 +346,11 @@ class RedisAdapter(InMemoryAdapter):
     # -- used by adapters.requests (the local half of other servers' requests) ----------
 
     def local_broadcast_with_ack(
-        self, packet: SioPacket, opts: BroadcastOptions,
-        on_client_count: ClientCountCallback, on_reply: ReplyCallback,
+        self,
+        packet: SioPacket,
+        opts: BroadcastOptions,
+        on_client_count: ClientCountCallback,
+        on_reply: ReplyCallback,
     ) -> None:
         InMemoryAdapter.broadcast_with_ack(self, packet, opts, on_client_count, on_reply)
 

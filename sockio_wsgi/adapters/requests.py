@@ -57,8 +57,12 @@ def handle_request(adapter: RedisAdapter, request: dict[str, Any]) -> None:
     elif kind == RequestType.BROADCAST:
         _broadcast_with_ack(adapter, request)
     else:
-        log.debug("namespace %s: unknown request type %r (request %s) ignored",
-                  adapter.host.name, kind, request_id)
+        log.debug(
+            "namespace %s: unknown request type %r (request %s) ignored",
+            adapter.host.name,
+            kind,
+            request_id,
+        )
 
 
 def _answer(adapter: RedisAdapter, request: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -116,13 +120,21 @@ def _broadcast_with_ack(adapter: RedisAdapter, request: dict[str, Any]) -> None:
     opts = wire.opts_from_wire(request.get("opts"))
 
     def on_client_count(count: int) -> None:
-        adapter.respond(request, {
-            "type": int(RequestType.BROADCAST_CLIENT_COUNT), "clientCount": count,
-        })
+        adapter.respond(
+            request,
+            {
+                "type": int(RequestType.BROADCAST_CLIENT_COUNT),
+                "clientCount": count,
+            },
+        )
 
     def on_reply(reply: list[Any]) -> None:
-        adapter.respond(request, {
-            "type": int(RequestType.BROADCAST_ACK), "packet": wire.ack_value(reply),
-        })
+        adapter.respond(
+            request,
+            {
+                "type": int(RequestType.BROADCAST_ACK),
+                "packet": wire.ack_value(reply),
+            },
+        )
 
     adapter.local_broadcast_with_ack(packet, opts, on_client_count, on_reply)

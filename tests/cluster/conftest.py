@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 
+from sockio_wsgi.adapters.local_bus import LocalHub
 from tests.helpers.requirements import missing
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
@@ -41,3 +43,12 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+@pytest.fixture(params=["redis", "in-process"])
+def cluster_target(request: pytest.FixtureRequest) -> Any:
+    """Where a test's cluster meets: the real Redis, or an in-process hub running the same
+    cluster logic (the adapter contract holds over both)."""
+    if request.param == "redis":
+        return request.getfixturevalue("redis_url")
+    return LocalHub()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sockio_wsgi
+from sockio_wsgi.adapters.local_bus import LocalBus, LocalHub
 from tests.helpers.server import Running, serving_sio
 from tests.helpers.sio_interop import Recorder
 
@@ -32,9 +33,15 @@ class Node:
         return adapter
 
 
-def make_server(url: str, prefix: str, request_timeout: float = 3.0) -> tuple[Any, Any]:
+def make_server(target: Any, prefix: str, request_timeout: float = 3.0) -> tuple[Any, Any]:
+    """A server on the cluster ``target``: a Redis URL, or a :class:`LocalHub` (the same
+    cluster logic over an in-process bus)."""
+    bus = LocalBus(target, prefix) if isinstance(target, LocalHub) else None
     factory = sockio_wsgi.RedisAdapter.factory(
-        url, key_prefix=prefix, request_timeout=request_timeout
+        target if bus is None else None,
+        key_prefix=prefix,
+        request_timeout=request_timeout,
+        bus=bus,
     )
     sio = sockio_wsgi.Server(adapter=factory)
 
@@ -47,12 +54,13 @@ def make_server(url: str, prefix: str, request_timeout: float = 3.0) -> tuple[An
 
 
 @contextmanager
-def cluster(url: str, prefix: str, size: int = 2, **kwargs: Any) -> Iterator[list[Node]]:
-    """``size`` servers sharing ``prefix``; each has confirmed its subscriptions."""
+def cluster(target: Any, prefix: str, size: int = 2, **kwargs: Any) -> Iterator[list[Node]]:
+    """``size`` servers sharing ``prefix`` on ``target`` (see :func:`make_server`); each has
+    confirmed its subscriptions."""
     with ExitStack() as stack:
         nodes = []
         for _ in range(size):
-            sio, factory = make_server(url, prefix, **kwargs)
+            sio, factory = make_server(target, prefix, **kwargs)
             running = stack.enter_context(serving_sio(sio))
             stack.callback(factory.bus.close)
             nodes.append(Node(sio, running, factory))

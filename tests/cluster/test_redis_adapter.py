@@ -1,5 +1,5 @@
-"""The adapter contract over a real Redis: two Servers in this process, each with its own
-RedisAdapter and gevent server, Python clients on both."""
+"""The adapter contract, over a real Redis and over an in-process bus: two Servers in this
+process, each with its own RedisAdapter and gevent server, Python clients on both."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from tests.cluster.helpers import barrier, cluster, peers
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
 
 
-def test_room_broadcast_reaches_both_servers_except_respected(redis_url: str, prefix: str) -> None:
+def test_room_broadcast_reaches_both_servers_except_respected(
+    cluster_target: Any, prefix: str
+) -> None:
     with (
-        cluster(redis_url, prefix) as (a, b),
+        cluster(cluster_target, prefix) as (a, b),
         peers(
             (a.url, {"rooms": ["r"]}),
             (b.url, {"rooms": ["r"]}),
@@ -38,17 +40,17 @@ def test_room_broadcast_reaches_both_servers_except_respected(redis_url: str, pr
             assert peer.got("all") == ("hi",)
 
 
-def test_local_stays_on_one_server(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix) as (a, b), peers((a.url, {}), (b.url, {})) as (pa, pb):
+def test_local_stays_on_one_server(cluster_target: Any, prefix: str) -> None:
+    with cluster(cluster_target, prefix) as (a, b), peers((a.url, {}), (b.url, {})) as (pa, pb):
         a.sio.local.emit("here", 1)
         assert pa.got("here") == (1,)
         barrier(pb, a, "after-local")
         assert pb.never_got("here")
 
 
-def test_emit_with_ack_collects_replies_across_servers(redis_url: str, prefix: str) -> None:
+def test_emit_with_ack_collects_replies_across_servers(cluster_target: Any, prefix: str) -> None:
     with (
-        cluster(redis_url, prefix) as (a, b),
+        cluster(cluster_target, prefix) as (a, b),
         peers((a.url, {"name": "pa"}), (b.url, {"name": "pb1"}), (b.url, {"name": "pb2"})) as found,
     ):
         for peer, name in zip(found, ["pa", "pb1", "pb2"], strict=True):
@@ -57,8 +59,8 @@ def test_emit_with_ack_collects_replies_across_servers(redis_url: str, prefix: s
         assert sorted(replies) == ["pa:q", "pb1:q", "pb2:q"]
 
 
-def test_emit_with_ack_times_out_with_partial_replies(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix) as (a, b), peers((a.url, {}), (b.url, {})) as (pa, pb):
+def test_emit_with_ack_times_out_with_partial_replies(cluster_target: Any, prefix: str) -> None:
+    with cluster(cluster_target, prefix) as (a, b), peers((a.url, {}), (b.url, {})) as (pa, pb):
         pa.client.on("ask", lambda: "fast")
         pb.client.on("ask", lambda: gevent.sleep(30))  # never answers in time
         with pytest.raises(sockio_wsgi.TimeoutError) as caught:
@@ -66,9 +68,9 @@ def test_emit_with_ack_times_out_with_partial_replies(redis_url: str, prefix: st
         assert caught.value.replies == ["fast"]
 
 
-def test_fetch_sockets_returns_remote_sockets(redis_url: str, prefix: str) -> None:
+def test_fetch_sockets_returns_remote_sockets(cluster_target: Any, prefix: str) -> None:
     with (
-        cluster(redis_url, prefix) as (a, b),
+        cluster(cluster_target, prefix) as (a, b),
         peers(
             (a.url, {"name": "pa", "rooms": ["r"]}),
             (b.url, {"name": "pb", "rooms": ["r"]}),
@@ -90,9 +92,9 @@ def test_fetch_sockets_returns_remote_sockets(redis_url: str, prefix: str) -> No
         assert len(a.sio.fetch_sockets()) == 3
 
 
-def test_sockets_join_leave_and_disconnect_across_servers(redis_url: str, prefix: str) -> None:
+def test_sockets_join_leave_and_disconnect_across_servers(cluster_target: Any, prefix: str) -> None:
     with (
-        cluster(redis_url, prefix) as (a, b),
+        cluster(cluster_target, prefix) as (a, b),
         peers((a.url, {"rooms": ["r"]}), (b.url, {"rooms": ["r"]}), (b.url, {})) as (pa, pb, pc),
     ):
         a.sio.in_("r").sockets_join("joined")
@@ -113,8 +115,8 @@ def test_sockets_join_leave_and_disconnect_across_servers(redis_url: str, prefix
         assert sid_b not in {s.id for s in a.sio.fetch_sockets()}
 
 
-def test_server_side_emit_with_ack(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix, size=3) as (a, b, c):
+def test_server_side_emit_with_ack(cluster_target: Any, prefix: str) -> None:
+    with cluster(cluster_target, prefix, size=3) as (a, b, c):
         got: list[Any] = []
         done = gevent.event.Event()
 
@@ -153,8 +155,8 @@ def test_all_rooms_and_unknown_requests(redis_url: str, prefix: str, redis_clien
         assert b.adapter.healthy
 
 
-def test_close_leaves_no_greenlets(redis_url: str, prefix: str) -> None:
-    with cluster(redis_url, prefix) as (a, b):
+def test_close_leaves_no_greenlets(cluster_target: Any, prefix: str) -> None:
+    with cluster(cluster_target, prefix) as (a, b):
         listener = a.factory.bus._listener
         assert listener is not None and not listener.dead
         a.sio.close()
