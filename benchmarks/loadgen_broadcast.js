@@ -18,10 +18,10 @@ const {
 } = require("./lib/common");
 
 const opts = parseArgs(process.argv, {
-  url: "string", clients: "int", duration: "float", warmup: "float", window: "int",
+  url: "string", url2: "string", clients: "int", duration: "float", warmup: "float", window: "int",
   "connect-concurrency": "int", "connect-timeout": "float", "stall-timeout": "float",
 }, {
-  url: "ws://127.0.0.1:5000/socket.io/?EIO=4&transport=websocket",
+  url: "ws://127.0.0.1:5000/socket.io/?EIO=4&transport=websocket", url2: "",
   clients: 1000, duration: 10, warmup: 2, window: 16, connectConcurrency: 100,
   connectTimeout: 60, stallTimeout: 5,
 });
@@ -29,6 +29,9 @@ if (!(opts.clients > 0) || !(opts.duration > 0) || !(opts.warmup >= 0)) throw ne
 if (!(opts.window >= 1 && opts.window <= 256)) throw new Error("--window must be 1..256");
 opts.url = opts.url.replace(/^http/, "ws");
 checkLoopback(opts.url);
+// --url2: a second server of the same cluster; the second half of the clients (never the
+// sender, client 0) connect there, so every broadcast crosses the cluster's bus
+if (opts.url2) { opts.url2 = opts.url2.replace(/^http/, "ws"); checkLoopback(opts.url2); }
 
 const RING = 4096; // seq numbers cycle; far more than the window
 const FRAMES = new Array(RING);
@@ -92,8 +95,15 @@ function expireStale() {
 
 async function main() {
   const t0 = now();
-  const res = await connectMany(opts.url, opts.clients, opts.connectConcurrency, opts.connectTimeout, errors,
-    (s) => { s.onEvent = onEvent; });
+  const onEach = (s) => { s.onEvent = onEvent; };
+  const first = opts.url2 ? Math.ceil(opts.clients / 2) : opts.clients;
+  const res = await connectMany(opts.url, first, opts.connectConcurrency, opts.connectTimeout, errors, onEach);
+  if (opts.url2 && res.connected === first) {
+    const more = await connectMany(opts.url2, opts.clients - first, opts.connectConcurrency, opts.connectTimeout, errors, onEach);
+    res.sockets = res.sockets.concat(more.sockets);
+    res.connected += more.connected;
+    res.timedOut = res.timedOut || more.timedOut;
+  }
   const connectMs = now() - t0;
   if (res.connected < opts.clients) {
     for (const s of res.sockets) s.terminate();
@@ -133,6 +143,7 @@ async function main() {
     ok,
     error: ok ? null : (deliveries === 0 ? "no deliveries during the measurement window" : `errors during run: ${errors.messages[0]}`),
     url: opts.url,
+    url2: opts.url2 || null,
     clients: opts.clients,
     window: opts.window,
     warmup_s: opts.warmup,

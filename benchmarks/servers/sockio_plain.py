@@ -26,9 +26,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis", help="cluster through this Redis (RedisAdapter)")
+    parser.add_argument("--prefix", default="sockio-bench", help="Redis key prefix")
     args = parser.parse_args()
 
-    sio = sockio_wsgi.Server(ping_interval=25, ping_timeout=20)
+    adapter = None
+    if args.redis:
+        adapter = sockio_wsgi.RedisAdapter.factory(args.redis, key_prefix=args.prefix)
+    sio = sockio_wsgi.Server(ping_interval=25, ping_timeout=20, adapter=adapter)
 
     @sio.on("echo")
     def echo(socket, data):
@@ -41,6 +46,8 @@ def main() -> None:
     app = sockio_wsgi.WSGIApp(sio)
     server = sockio_wsgi.make_server(app, host=args.host, port=args.port)
     server.start()
+    if adapter is not None:  # READY only once the bus receives the other servers
+        sio.of("/").adapter.wait_health(True, 30)
     port = getattr(server, "server_port", None) or args.port
     print(f"READY {port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
