@@ -60,9 +60,18 @@ Bus = RedisBus | LocalBus
 class RedisAdapter(InMemoryAdapter):
     """Rooms of one namespace across every server subscribed to the same key prefix."""
 
-    def __init__(self, host: AdapterHost, bus: Bus, request_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        host: AdapterHost,
+        bus: Bus,
+        request_timeout: float = 5.0,
+        raise_when_bus_down: bool = True,
+    ) -> None:
         super().__init__(host)
         self.bus = bus
+        # a broadcast while Redis is down still reaches this server's clients; then it
+        # raises BusUnavailable (the default) or only logs that the others missed it
+        self.raise_when_bus_down = raise_when_bus_down
         self.uid = bus.uid
         self.request_timeout = request_timeout
         self.channels = wire.Channels.of(bus.key_prefix, host.name)
@@ -83,6 +92,7 @@ class RedisAdapter(InMemoryAdapter):
         key_prefix: str = "socket.io",
         request_timeout: float = 5.0,
         bus: Bus | None = None,
+        raise_when_bus_down: bool = True,
     ) -> Callable[[AdapterHost], RedisAdapter]:
         """``Server(adapter=RedisAdapter.factory(url))``: the namespaces of that server share
         one bus (one subscriber connection, one listener greenlet). ``bus`` replaces Redis,
@@ -92,7 +102,7 @@ class RedisAdapter(InMemoryAdapter):
             bus = RedisBus(url_or_client, key_prefix)
 
         def make(host: AdapterHost) -> RedisAdapter:
-            return cls(host, bus, request_timeout)
+            return cls(host, bus, request_timeout, raise_when_bus_down)
 
         make.bus = bus  # type: ignore[attr-defined]
         return make
@@ -173,7 +183,14 @@ class RedisAdapter(InMemoryAdapter):
         count = super().broadcast(packet, opts)
         if not opts.local:
             message = [self.uid, wire.packet_to_wire(packet), wire.opts_to_wire(opts)]
-            self._publish(self.channels.broadcast_channel(opts.rooms), message)
+            try:
+                self._publish(self.channels.broadcast_channel(opts.rooms), message)
+            except BusUnavailable as exc:
+                if self.raise_when_bus_down:
+                    raise
+                log.warning(
+                    "namespace %s: broadcast reached this server only: %s", self.host.name, exc
+                )
         return count
 
     def broadcast_with_ack(

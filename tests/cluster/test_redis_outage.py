@@ -87,6 +87,9 @@ def test_outage_and_recovery() -> None:
             a.sio.emit("during", 2)
         assert time.monotonic() - started < 1.0  # fails fast
         assert pa.got("during") == (2,)  # local delivery went on
+        b.adapter.raise_when_bus_down = False  # RedisAdapter.factory(raise_when_bus_down=False)
+        assert b.sio.emit("quietly", 5) == 1  # no error: logged, delivered locally
+        assert pb.got("quietly") == (5,)
         assert a.adapter.server_count() == 1
         with pytest.raises(sockio_wsgi.BusUnavailable):
             a.sio.fetch_sockets()
