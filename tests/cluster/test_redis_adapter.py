@@ -3,12 +3,15 @@ process, each with its own RedisAdapter and gevent server, Python clients on bot
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gevent
 import pytest
 
 import sockio_wsgi
+from sockio_wsgi import runtime
+from sockio_wsgi.adapters.local_bus import LocalHub
 from tests.cluster.helpers import barrier, cluster, peers
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
@@ -162,3 +165,14 @@ def test_close_leaves_no_greenlets(cluster_target: Any, prefix: str) -> None:
         a.sio.close()
         assert listener.dead
         assert b.adapter.server_count() == 1
+
+
+def test_a_request_to_a_server_that_is_gone_times_out(prefix: str) -> None:
+    """A server still counted on the bus but no longer answering (hung, or dying): the
+    request fails after ``request_timeout`` with a clear error naming what came back."""
+    with cluster(LocalHub(), prefix, request_timeout=0.5) as (a, b):
+        runtime.kill(b.factory.bus._listener, block=True)  # b stops reading, stays subscribed
+        started = time.monotonic()
+        with pytest.raises(sockio_wsgi.TimeoutError, match="0 of 1 servers answered"):
+            a.sio.fetch_sockets()
+        assert 0.4 < time.monotonic() - started < 3
