@@ -11,3 +11,14 @@ monkey.patch_all()
 import logging  # noqa: E402
 
 logging.getLogger("sockio_wsgi").setLevel(logging.DEBUG)
+
+
+import pytest  # noqa: E402
+
+from tests.helpers.sio_interop import Recorder  # noqa: E402
+
+
+@pytest.fixture
+def record() -> Recorder:
+    """What the server's handlers saw, for a test to wait on."""
+    return Recorder()

@@ -13,11 +13,6 @@ from tests.helpers.sio_interop import Recorder
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def sio(record: Recorder) -> sockio_wsgi.Server:
     return make_sio(record, ping_interval=1, ping_timeout=1)
 

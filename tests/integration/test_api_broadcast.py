@@ -30,11 +30,6 @@ IDS = ("a", "b", "c")
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def sio(record: Recorder) -> sockio_wsgi.Server:
     sio = sockio_wsgi.Server()
 
@@ -70,9 +65,7 @@ def clients(running: Running) -> Iterator[tuple[NodeClient, dict[str, str]]]:
     with NodeClient() as client:
         for index, id in enumerate(IDS):
             transports = ["websocket"] if index % 2 else ["polling"]
-            client.connect(
-                running.url, id, forceNew=True, transports=transports, auth={"name": id}
-            )
+            client.connect(running.url, id, forceNew=True, transports=transports, auth={"name": id})
         yield client, {id: connected_sid(client, id) for id in IDS}
 
 
@@ -107,8 +100,10 @@ def test_emit_with_ack_times_out_with_the_replies_so_far(
     assert isinstance(err, sockio_wsgi.TimeoutError) and sorted(replies) == ["from a", "from b"]
 
     done2: gevent.event.AsyncResult = gevent.event.AsyncResult()
-    count = sio.except_(_sid(client, "c")).timeout(5).emit(
-        "ask", callback=lambda err, replies: done2.set((err, replies))
+    count = (
+        sio.except_(_sid(client, "c"))
+        .timeout(5)
+        .emit("ask", callback=lambda err, replies: done2.set((err, replies)))
     )
     assert count == 2
     err, replies = done2.get(timeout=5)

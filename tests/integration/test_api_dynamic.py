@@ -8,7 +8,6 @@ handlers and middleware, and ``new_namespace`` hears of it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,17 +53,6 @@ def make_sio(record: Recorder, **options: Any) -> sockio_wsgi.Server:
         return ["room", socket.nsp]
 
     return sio
-
-
-@pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
 
 
 def test_a_matching_connect_creates_the_child(client: NodeClient, record: Recorder) -> None:
@@ -125,9 +113,7 @@ def test_empty_children_are_removed_when_configured(
     sio = make_sio(record, cleanup_empty_child_namespaces=cleanup)
     with serving_sio(sio) as running:
         client.connect(running.url, "a", nsp="/team-3", auth={"team": "/team-3"})
-        client.connect(
-            running.url, "b", nsp="/team-3", auth={"team": "/team-3"}, forceNew=True
-        )
+        client.connect(running.url, "b", nsp="/team-3", auth={"team": "/team-3"}, forceNew=True)
         connected_sid(client, "a")
         connected_sid(client, "b")
         client.disconnect("a")

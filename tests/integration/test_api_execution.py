@@ -9,7 +9,6 @@ namespace the client has not joined closes the connection (socket.io's client.ts
 from __future__ import annotations
 
 import http.client
-from collections.abc import Iterator
 from typing import Any
 
 import gevent.event
@@ -49,12 +48,6 @@ def make_sio(record: Recorder, gate: gevent.event.Event, **options: Any) -> sock
         record.add("mark")
 
     return sio
-
-
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
 
 
 @pytest.mark.parametrize("transports", [["polling"], ["websocket"]])

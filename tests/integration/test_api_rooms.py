@@ -24,11 +24,6 @@ IDS = ("a", "b", "c")
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def sio(record: Recorder) -> sockio_wsgi.Server:
     sio = sockio_wsgi.Server()
     root = sio.of("/")
@@ -71,9 +66,7 @@ def of_room(record: Recorder, room: str) -> list[tuple[Any, ...]]:
     return [value for value in record.values("room") if value[1] == room]
 
 
-def test_room_events_in_order(
-    clients: tuple[NodeClient, dict[str, str]], record: Recorder
-) -> None:
+def test_room_events_in_order(clients: tuple[NodeClient, dict[str, str]], record: Recorder) -> None:
     client, sids = clients
     a, b = sids["a"], sids["b"]
     # every socket is in its own room from the start

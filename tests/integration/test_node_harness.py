@@ -21,12 +21,6 @@ def echo_url() -> Iterator[str]:
         yield f"http://127.0.0.1:{ready['port']}"
 
 
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
-
-
 def test_polling_upgrades_to_websocket(client: NodeClient, echo_url: str) -> None:
     client.connect(echo_url, "c1")
     opened = client.wait_for("engine_open", id="c1")

@@ -7,7 +7,6 @@ test_engine_compression.py with a raw client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,12 +31,6 @@ def make_sio(**kwargs: Any) -> sockio_wsgi.Server:
         return args
 
     return sio
-
-
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
 
 
 def deflate_of(sio: sockio_wsgi.Server, client: NodeClient, id: str) -> BoundedDeflate | None:

@@ -24,11 +24,6 @@ TRANSPORTS = [["polling"], ["websocket"]]
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def sio(record: Recorder) -> sockio_wsgi.Server:
     sio = sockio_wsgi.Server()
 
@@ -72,12 +67,6 @@ def sio(record: Recorder) -> sockio_wsgi.Server:
 def running(sio: sockio_wsgi.Server) -> Iterator[Running]:
     with serving_sio(sio) as run:
         yield run
-
-
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
 
 
 @pytest.mark.parametrize("transports", TRANSPORTS, ids=["polling", "websocket"])

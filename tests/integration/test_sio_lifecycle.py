@@ -45,11 +45,6 @@ def make_sio(record: Recorder, **kwargs: Any) -> sockio_wsgi.Server:
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def sio(record: Recorder) -> sockio_wsgi.Server:
     return make_sio(record)
 
@@ -58,12 +53,6 @@ def sio(record: Recorder) -> sockio_wsgi.Server:
 def running(sio: sockio_wsgi.Server) -> Iterator[Running]:
     with serving_sio(sio) as run:
         yield run
-
-
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
 
 
 def reason_of(record: Recorder, sid: str) -> str:

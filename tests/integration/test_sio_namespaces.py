@@ -16,11 +16,6 @@ pytestmark = pytest.mark.node
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def sio(record: Recorder) -> sockio_wsgi.Server:
     sio = sockio_wsgi.Server()
 
@@ -82,12 +77,6 @@ def sio(record: Recorder) -> sockio_wsgi.Server:
 def running(sio: sockio_wsgi.Server) -> Iterator[Running]:
     with serving_sio(sio) as run:
         yield run
-
-
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
 
 
 @pytest.mark.parametrize("transports", [["polling", "websocket"], ["websocket"], ["polling"]])

@@ -22,11 +22,6 @@ IDS = ("a", "b", "c")
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def sio(record: Recorder) -> sockio_wsgi.Server:
     sio = sockio_wsgi.Server()
 

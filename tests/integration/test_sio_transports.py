@@ -63,21 +63,10 @@ def make_sio(record: Recorder, **kwargs: Any) -> sockio_wsgi.Server:
 
 
 @pytest.fixture
-def record() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
 def running(record: Recorder) -> Iterator[SioRun]:
     sio = make_sio(record)
     with serving_sio(sio) as run:
         yield sio, run
-
-
-@pytest.fixture
-def client() -> Iterator[NodeClient]:
-    with NodeClient() as node_client:
-        yield node_client
 
 
 def _connect(client: NodeClient, url: str, transports: list[str], id: str = "c1") -> str:
