@@ -234,16 +234,12 @@ class SocketIO:
     @staticmethod
     def start_background_task(target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``target`` in a greenlet; returns it (``.join()`` waits)."""
-        import gevent
-
-        return gevent.spawn(target, *args, **kwargs)
+        return sockio_wsgi.Server.start_background_task(target, *args, **kwargs)
 
     @staticmethod
     def sleep(seconds: float = 0) -> None:
         """Sleep without stalling the connection a handler runs on."""
-        from flask_ext.state import cooperative_sleep
-
-        cooperative_sleep(seconds)
+        sockio_wsgi.Server.sleep(seconds)
 
     def test_client(
         self,

@@ -239,12 +239,6 @@ class AppState:
 # -- running ---------------------------------------------------------------------------
 
 
-def cooperative_sleep(seconds: float) -> None:
-    # A handler may run on the greenlet reading its WebSocket: Server.sleep hands reading
-    # over first so the connection (its pings, its acks) keeps moving while this one sleeps.
-    sockio_wsgi.Server.sleep(seconds)
-
-
 def run_app(
     ext: SocketIO,
     app: Flask,
