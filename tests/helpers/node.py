@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, NoReturn
+from typing import IO, Any, Literal
 
 import pytest
 
@@ -41,11 +41,6 @@ class NodeProcessError(RuntimeError):
     """The Node process died, refused a command, or could not be started."""
 
 
-def _unavailable(reason: str) -> NoReturn:
-    """Node is required in CI (a silent skip would hide lost coverage) and optional locally."""
-    missing(reason)
-
-
 def _modules_current() -> bool:
     marker = NODE_DIR / "node_modules" / ".package-lock.json"
     lock = NODE_DIR / "package-lock.json"
@@ -59,12 +54,12 @@ def ensure_node_modules() -> str:
     """
     node = shutil.which("node")
     if node is None:
-        _unavailable("node is not installed")
+        missing("node is not installed")
     if _modules_current():
         return node
     npm = shutil.which("npm")
     if npm is None:
-        _unavailable("npm is not installed and tests/node/node_modules is missing")
+        missing("npm is not installed and tests/node/node_modules is missing")
     with open(NODE_DIR / ".npm-install.lock", "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
