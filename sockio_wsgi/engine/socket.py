@@ -183,9 +183,9 @@ class EngineSocket:
     def _closed(self, reason: CloseReason) -> None:
         log.debug("session %s closed: %s", self.sid, reason.value)
         self._ended.set()
-        runtime.cancel(self._timer)
+        self._schedule_timer()  # none left, unless a probe may still complete the upgrade
         self._wake()
-        if self._probe_ws is not None:
+        if self._probe_ws is not None and not self.session.awaits_upgrade:
             self._probe_ws.close()
         try:
             self._on_close(self, reason)
@@ -205,8 +205,6 @@ class EngineSocket:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self.session.closed:
-            return
         self._apply(self.session.tick(runtime.monotonic()))
         if not self.session.closed and self._timer is None:
             self._schedule_timer()

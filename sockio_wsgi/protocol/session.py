@@ -35,6 +35,10 @@ class CloseReason(str, Enum):
     SERVER_SHUTTING_DOWN = "server shutting down"
 
 
+# closes decided by the server, whose queued packets the client must still receive
+SERVER_SIDE_REASONS = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
+
+
 class UpgradeState(Enum):
     NONE = "none"
     PROBING = "probing"
@@ -94,6 +98,7 @@ class EngineSession:
         self.closed = False
         self.close_reason: CloseReason | None = None
         self.upgrade = UpgradeState.NONE
+        self.probe_answered = False  # the probe pong went out: the client may pause polling
         self.poll_active = False
         self.outbox: list[Packet] = []
         self.next_ping_at: float | None = now + ping_interval
@@ -174,10 +179,11 @@ class EngineSession:
 
     def receive_probe(self, packet: Packet, now: float) -> list[Event]:
         """Handle a packet on the probing WebSocket before the upgrade completes."""
-        if self.closed or self.upgrade is not UpgradeState.PROBING:
+        if self.upgrade is not UpgradeState.PROBING or (self.closed and not self.awaits_upgrade):
             return [ProbeFailed("no upgrade in progress")]
-        if packet.type is PacketType.PING and packet.data == "probe":
+        if packet.type is PacketType.PING and packet.data == "probe" and not self.closed:
             self.send([NOOP])  # answers a pending GET so the client can pause polling
+            self.probe_answered = True
             return [ProbeReply(PROBE_PONG)]
         if packet.type is PacketType.UPGRADE:
             self.upgrade = UpgradeState.DONE
@@ -190,23 +196,35 @@ class EngineSession:
         if self.upgrade is UpgradeState.PROBING:
             self.upgrade = UpgradeState.NONE
             self.probe_deadline = None
+            self.probe_answered = False
         return [ProbeFailed(reason)]
+
+    @property
+    def awaits_upgrade(self) -> bool:
+        """True while a client that saw the probe reply may have paused polling.
+
+        A session the server closes meanwhile keeps the probe open until its deadline:
+        if the client completes the upgrade, the packets still queued (a Socket.IO
+        DISCONNECT, say) reach it over the WebSocket instead of being lost with polling."""
+        return self.upgrade is UpgradeState.PROBING and self.probe_answered
 
     # -- time ------------------------------------------------------------------------
 
     def next_deadline(self) -> float | None:
         """The earliest time at which :meth:`tick` has something to do."""
         if self.closed:
-            return None
+            return self.probe_deadline  # None unless a closed session awaits its upgrade
         timers = (self.next_ping_at, self.pong_deadline, self.probe_deadline)
         times = [t for t in timers if t is not None]
         return min(times) if times else None
 
     def tick(self, now: float) -> list[Event]:
         """Advance timers: send a ping, time out a silent peer or a stalled probe."""
-        if self.closed:
-            return []
         events: list[Event] = []
+        if self.closed:
+            if self.probe_deadline is not None and now >= self.probe_deadline:
+                events += self.abort_probe("upgrade timeout")
+            return events
         if self.probe_deadline is not None and now >= self.probe_deadline:
             events += self.abort_probe("upgrade timeout")
         if self.pong_deadline is not None and now >= self.pong_deadline:
@@ -225,5 +243,8 @@ class EngineSession:
             return []
         self.closed = True
         self.close_reason = reason
-        self.next_ping_at = self.pong_deadline = self.probe_deadline = None
+        self.next_ping_at = self.pong_deadline = None
+        if not (self.awaits_upgrade and reason in SERVER_SIDE_REASONS):
+            self.probe_deadline = None
+            self.probe_answered = False
         return [SessionClosed(reason)]

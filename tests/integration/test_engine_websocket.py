@@ -11,6 +11,7 @@ from wsproto.extensions import PerMessageDeflate
 from tests.helpers.raw import (
     EngineHarness,
     RawWebSocket,
+    WebSocketClosed,
     WebSocketRejected,
     eio_target,
     masked_frame,
@@ -198,6 +199,43 @@ def test_upgrade_heartbeat_continues_over_websocket() -> None:
                         pings += 1
                         ws.send("3")
             assert not h.recorder.is_disconnected(client.sid)
+        finally:
+            ws.close()
+
+
+def test_server_close_after_the_probe_reply_is_delivered_over_the_upgrade() -> None:
+    """A client that saw the probe reply pauses polling; if the server closes the session
+    then, the upgrade still completes and the queued packets reach it on the WebSocket."""
+    with serving_engine() as h:
+        client = h.polling()
+        ws = h.websocket(sid=client.sid)
+        try:
+            ws.send("2probe")
+            assert ws.recv() == "3probe"
+            assert client.get() == ["6"]  # the client pauses polling here
+            h.eio.send(client.sid, "bye")
+            h.eio.disconnect(client.sid)
+            assert h.recorder.wait_disconnect(client.sid) == "forced close"
+            ws.send("5")
+            assert recv_skipping_noop(ws) == "4bye"
+            with pytest.raises(WebSocketClosed) as info:
+                ws.recv()
+            assert info.value.code == 1000
+        finally:
+            ws.close()
+
+
+def test_server_close_during_an_unanswered_probe_closes_the_probe() -> None:
+    with serving_engine() as h:
+        client = h.polling()
+        ws = h.websocket(sid=client.sid)
+        try:
+            h.eio.send(client.sid, "bye")
+            h.eio.disconnect(client.sid)
+            with pytest.raises(WebSocketClosed):
+                ws.recv()
+            assert client.get() == ["4bye"]  # polling still delivers what was queued
+            assert client.get() == ["1"]
         finally:
             ws.close()
 

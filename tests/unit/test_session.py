@@ -417,6 +417,49 @@ def test_probe_on_a_session_closed_meanwhile() -> None:
     assert session.transport == POLLING
 
 
+def test_server_close_after_probe_reply_still_upgrades() -> None:
+    """The client may have paused polling: what is queued must reach it on the WebSocket."""
+    session = _probing()
+    session.receive_probe(eio.PROBE_PING, 1001)
+    session.take_outbox()
+    session.send([eio.message("41")])
+    assert session.close(CloseReason.FORCED_CLOSE) == [SessionClosed(CloseReason.FORCED_CLOSE)]
+    assert session.awaits_upgrade
+    assert session.next_deadline() == session.probe_deadline
+    assert session.receive_probe(Packet(PacketType.UPGRADE), 1002) == [UpgradeCompleted()]
+    assert session.transport == WEBSOCKET
+    assert session.take_outbox() == [eio.message("41")]
+    assert session.next_deadline() is None
+
+
+def test_closed_session_awaiting_upgrade_times_the_probe_out() -> None:
+    session = make(now=0.0, upgrade_timeout=5.0)
+    session.start_probe(1.0)
+    session.receive_probe(eio.PROBE_PING, 1.5)
+    session.close(CloseReason.SERVER_SHUTTING_DOWN)
+    assert session.tick(5.9) == []
+    assert session.tick(6.0) == [ProbeFailed("upgrade timeout")]
+    assert not session.awaits_upgrade
+    assert session.next_deadline() is None
+
+
+def test_client_side_close_does_not_wait_for_the_upgrade() -> None:
+    session = _probing()
+    session.receive_probe(eio.PROBE_PING, 1001)
+    session.close(CloseReason.PING_TIMEOUT)
+    assert not session.awaits_upgrade
+    assert session.next_deadline() is None
+    assert session.receive_probe(Packet(PacketType.UPGRADE), 1002) == [
+        ProbeFailed("no upgrade in progress")
+    ]
+
+
+def test_unanswered_probe_is_not_kept_after_close() -> None:
+    session = _probing()
+    session.close(CloseReason.FORCED_CLOSE)
+    assert session.receive_probe(eio.PROBE_PING, 1001) == [ProbeFailed("no upgrade in progress")]
+
+
 def test_heartbeat_continues_after_upgrade() -> None:
     session = make(now=0.0)
     session.start_probe(1.0)
