@@ -92,7 +92,8 @@ class SocketIO:
         live = [state for ref in self._states if (state := ref()) is not None]
         if len(live) != 1:
             raise RuntimeError(
-                "SocketIO: no app context and " + ("no app" if not live else "several apps")
+                "SocketIO: no app context and "
+                + ("no app" if not live else "several apps")
                 + " initialised; call init_app(app) or push an app context"
             )
         return live[0]
@@ -273,8 +274,7 @@ def _namespace(namespace: str | None) -> str:
 def _config_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """``SOCKETIO_PING_INTERVAL = 10`` becomes ``ping_interval=10``."""
     return {
-        key[len("SOCKETIO_"):].lower(): value
+        key[len("SOCKETIO_") :].lower(): value
         for key, value in config.items()
         if key.startswith("SOCKETIO_")
     }
-

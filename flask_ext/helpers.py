@@ -89,6 +89,7 @@ def emit_from(
     if callback is None:
         operator.emit(event, *args)
         return
+
     # an acknowledgement is per client: the callback runs once for each that acks, in the
     # emitting handler's context as in Flask-SocketIO
     def on_ack(*reply: Any) -> Any:

@@ -114,9 +114,7 @@ def accepts_argument(handler: Handler) -> bool:
 class AppState:
     """What ``init_app`` creates for one app: the server and its dispatchers."""
 
-    def __init__(
-        self, extension: SocketIO, app: Flask, server: Any, manage_session: bool
-    ) -> None:
+    def __init__(self, extension: SocketIO, app: Flask, server: Any, manage_session: bool) -> None:
         self.extension = extension
         self.app = app
         self.server: sockio_wsgi.Server = server

@@ -185,9 +185,7 @@ class _AckCollector:
     """Counts servers and clients as socket.io's broadcast operator does: complete when
     every server has reported its client count and every counted client has replied."""
 
-    def __init__(
-        self, servers: int, timeout: float, done: BroadcastCallback, event: str
-    ) -> None:
+    def __init__(self, servers: int, timeout: float, done: BroadcastCallback, event: str) -> None:
         self._expected_servers = servers
         self._servers = 0
         self._expected_clients = 0
@@ -207,10 +205,7 @@ class _AckCollector:
             self._check()
 
     def _check(self) -> None:
-        if (
-            self._servers >= self._expected_servers
-            and len(self._replies) >= self._expected_clients
-        ):
+        if self._servers >= self._expected_servers and len(self._replies) >= self._expected_clients:
             runtime.kill(self._timer)
             self._finish(None)
 

@@ -62,8 +62,7 @@ class Client:
     def _route(self, packet: SioPacket) -> None:
         if packet.type is SioType.CONNECT:
             if packet.namespace in self.sockets:
-                log.info("session %s: duplicate CONNECT to %s; closing", self.sid,
-                         packet.namespace)
+                log.info("session %s: duplicate CONNECT to %s; closing", self.sid, packet.namespace)
                 self._force_close()
                 return
             self.server.connect(self, packet.namespace, packet.data)
@@ -75,8 +74,9 @@ class Client:
         socket = self.sockets.get(packet.namespace)
         if socket is None:
             # socket.io's client.ts: an invalid state, the connection is closed
-            log.info("session %s: packet for unjoined namespace %s; closing", self.sid,
-                     packet.namespace)
+            log.info(
+                "session %s: packet for unjoined namespace %s; closing", self.sid, packet.namespace
+            )
             self._force_close()
             return
         socket._on_packet(packet)

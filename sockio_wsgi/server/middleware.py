@@ -35,8 +35,9 @@ def run_middlewares(
         except ConnectionRefusedError as exc:
             return exc
         except Exception:
-            log.exception("middleware %s of %s failed for socket %s", _name(middleware), nsp,
-                          socket.id)
+            log.exception(
+                "middleware %s of %s failed for socket %s", _name(middleware), nsp, socket.id
+            )
             return ConnectionRefusedError(REJECTED)
     return None
 

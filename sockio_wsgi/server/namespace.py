@@ -146,9 +146,7 @@ class Namespace(BroadcastMethods, CatchAll):
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self)
 
-    def emit(
-        self, event: str, *args: Any, callback: BroadcastCallback | None = None
-    ) -> int:
+    def emit(self, event: str, *args: Any, callback: BroadcastCallback | None = None) -> int:
         """Send ``event`` to every socket of the namespace."""
         return self._operator().emit(event, *args, callback=callback)
 

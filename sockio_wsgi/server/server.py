@@ -215,7 +215,12 @@ class Server(BroadcastMethods):
     ) -> int:
         """Emit the ``message`` event (same keywords as :meth:`emit`)."""
         return self.emit(
-            "message", *args, to=to, room=room, skip_sid=skip_sid, namespace=namespace,
+            "message",
+            *args,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace,
             callback=callback,
         )
 

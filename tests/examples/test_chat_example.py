@@ -51,7 +51,8 @@ def test_official_client_rooms_and_notices(chat_url: str) -> None:
         client.emit("ada", "say", "still here")
         assert client.wait_for("event", id="ada", event="chat")["args"][0]["text"] == "still here"
         assert not [
-            m for m in client.messages
+            m
+            for m in client.messages
             if m.get("id") == "ada" and m.get("event") == "chat" and m["args"][0]["nick"] == "eve"
         ]
 

@@ -231,9 +231,10 @@ def test_class_based_namespace() -> None:
     socketio.on_namespace(Chat("/chat"))
     app = make_app()
     socketio.init_app(app)
-    with socketio.test_client(app, namespace="/chat") as a, socketio.test_client(
-        app, namespace="/chat"
-    ) as b:
+    with (
+        socketio.test_client(app, namespace="/chat") as a,
+        socketio.test_client(app, namespace="/chat") as b,
+    ):
         assert a.get_received("/chat") == [
             {"name": "joined", "args": [a.sids["/chat"]], "namespace": "/chat"},
             {"name": "joined", "args": [b.sids["/chat"]], "namespace": "/chat"},

@@ -58,9 +58,7 @@ def test_flask_internals_in_one_module() -> None:
         if rel == FLASK_INTERNALS_MODULE:
             continue
         for line, name in imports(path):
-            internal = within(name, "werkzeug") or (
-                within(name, "flask") and name.count(".") > 1
-            )
+            internal = within(name, "werkzeug") or (within(name, "flask") and name.count(".") > 1)
             if internal:
                 bad.append(f"{rel}:{line}: {name}")
     assert not bad, f"only {FLASK_INTERNALS_MODULE} may reach into Flask:\n" + "\n".join(bad)

@@ -86,8 +86,9 @@ def test_broadcast_with_ack_uses_one_id_and_reports_the_count() -> None:
     assert texts(silent) == ['21["ask",1]']
 
     counts.clear()
-    host.adapter.broadcast_with_ack(event_packet("/", "ask", []), opts("none"), counts.append,
-                                    replies.append)
+    host.adapter.broadcast_with_ack(
+        event_packet("/", "ask", []), opts("none"), counts.append, replies.append
+    )
     assert counts == [0]
 
 
@@ -99,7 +100,10 @@ def test_fetch_add_del_and_disconnect_sockets() -> None:
     adapter = host.adapter
     (record,) = adapter.fetch_sockets(opts("a", except_=("s2",)))
     assert (record.id, record.nsp, record.rooms, record.data) == (
-        "s1", "/", frozenset({"s1", "a"}), {"n": 1}
+        "s1",
+        "/",
+        frozenset({"s1", "a"}),
+        {"n": 1},
     )
     adapter.add_sockets(opts("a"), {"b", "c"})
     assert adapter.sockets(frozenset({"c"})) == {"s1", "s2"}

@@ -33,24 +33,39 @@ def test_channel_names() -> None:
 
 def test_broadcast_message_shape_and_binary() -> None:
     packet = event_packet("/", "news", [1, b"\x00\xff"])
-    opts = BroadcastOptions(rooms=frozenset({"r"}), except_rooms=frozenset({"x"}),
-                            volatile=True, compress=False, timeout=1.5)
+    opts = BroadcastOptions(
+        rooms=frozenset({"r"}),
+        except_rooms=frozenset({"x"}),
+        volatile=True,
+        compress=False,
+        timeout=1.5,
+    )
     raw = wire.encode(["uid1", wire.packet_to_wire(packet), wire.opts_to_wire(opts)])
     uid, wire_packet, wire_opts = msgpack.unpackb(raw, raw=False)
     assert uid == "uid1"
     assert wire_packet == {"type": 2, "data": ["news", 1, b"\x00\xff"], "nsp": "/"}
-    assert wire_opts == {"rooms": ["r"], "except": ["x"],
-                         "flags": {"volatile": True, "compress": False, "timeout": 1500}}
+    assert wire_opts == {
+        "rooms": ["r"],
+        "except": ["x"],
+        "flags": {"volatile": True, "compress": False, "timeout": 1500},
+    }
     back = wire.opts_from_wire(wire_opts)
     assert (back.rooms, back.except_rooms, back.volatile, back.compress, back.timeout) == (
-        opts.rooms, opts.except_rooms, True, False, 1.5)
+        opts.rooms,
+        opts.except_rooms,
+        True,
+        False,
+        1.5,
+    )
     decoded = wire.packet_from_wire(wire.decode(raw)[1])
     assert decoded.type is SioType.EVENT and decoded.data == ["news", 1, b"\x00\xff"]
 
 
 def test_decode_json_and_notepack_undefined() -> None:
     assert wire.decode(json.dumps({"type": 1, "requestId": "r"}).encode()) == {
-        "type": 1, "requestId": "r"}
+        "type": 1,
+        "requestId": "r",
+    }
     # notepack.io writes `undefined` as fixext 1, type 0
     assert wire.decode(b"\x92\x01\xd4\x00\x00") == [1, None]
     with pytest.raises(wire.MalformedMessage):
