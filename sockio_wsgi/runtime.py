@@ -49,10 +49,39 @@ def call_later(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
     return timer
 
 
+def call_every(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
+    """Run ``func(*args)`` in the hub every ``seconds`` until cancelled; like
+    :func:`call_later`, ``func`` must not block. The timer alone keeps no process alive."""
+    timer = gevent.get_hub().loop.timer(seconds, seconds, ref=False)
+    timer.start(func, *args)
+    return timer
+
+
+def call_when_readable(sock: Any, func: Callable[..., Any], *args: Any) -> Any:
+    """Run ``func(*args)`` in the hub once ``sock`` has data or EOF, with no greenlet
+    waiting meanwhile; ``func`` must not block. Cancel with :func:`cancel`."""
+    watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+
+    def fire() -> None:
+        watcher.close()
+        func(*args)
+
+    watcher.start(fire)
+    return watcher
+
+
 def cancel(timer: Any) -> None:
-    """Stop a timer from :func:`call_later` (``None`` is ignored)."""
+    """Stop a timer from :func:`call_later` or :func:`call_every`, or a watcher from
+    :func:`call_when_readable` (``None`` is ignored)."""
     if timer is not None:
         timer.close()
+
+
+def interrupt(greenlet: Any, exception: BaseException) -> None:
+    """Raise ``exception`` in a greenlet that is waiting, right now, from the hub (a
+    callback of :func:`call_every`). The caller knows where it waits, so no race: the
+    greenlet runs until it waits again or ends, then the hub continues."""
+    greenlet.throw(exception)
 
 
 _scratch: weakref.WeakKeyDictionary[Any, bytearray] = weakref.WeakKeyDictionary()

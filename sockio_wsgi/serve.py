@@ -8,14 +8,21 @@ does not upgrade are answered as ordinary HTTP.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import socket
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from gevent import pywsgi
 
-from sockio_wsgi.engine.websocket import RAW_SOCKET_KEY, UPGRADED_KEY
+from sockio_wsgi.engine.websocket import (
+    RAW_SOCKET_KEY,
+    SOCKET_KEEPABLE_KEY,
+    SOCKET_KEPT_KEY,
+    UPGRADED_KEY,
+)
 
 log = logging.getLogger("sockio_wsgi.serve")
 
@@ -27,6 +34,9 @@ WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Any]
 # reads through it: a small one saves 6 KiB on every open connection.
 REQUEST_BUFFER_SIZE = 2048
 
+
+# what an upgraded connection's environ holds as its (consumed) request body
+EMPTY_INPUT = io.BytesIO(b"")
 
 MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
@@ -96,6 +106,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     """A pywsgi handler whose upgrade requests may be taken over by the application."""
 
     MessageClass = RequestHeaders
+    socket: Any  # None once a kept WebSocket has taken the connection over
 
     def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
         if rfile is None:
@@ -114,11 +125,23 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             super().run_application()
             return
         self.environ[RAW_SOCKET_KEY] = self.socket
+        self.environ[SOCKET_KEEPABLE_KEY] = True
         try:
             self.result = self.application(self.environ, self.start_response)
             if self.environ.get(UPGRADED_KEY):
                 self.close_connection = True
                 self._orig_status = self.status = "101 Switching Protocols"
+                if self.environ.get(SOCKET_KEPT_KEY):
+                    # the connection lives on without this greenlet: pywsgi must neither
+                    # drain nor close the socket (the server's own close of it is held
+                    # off by the WebSocket's file object)
+                    kept = getattr(self.server, "kept_sockets", None)
+                    if kept is not None:
+                        kept.add(self.socket)
+                    self.socket = None
+                    # the environ stays as the connection's handshake: its request body
+                    # stream (and pywsgi's read buffer behind it) goes with the request
+                    self.environ["wsgi.input"] = EMPTY_INPUT
                 return
             self.process_result()
         finally:
@@ -128,6 +151,22 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             self.result = None
 
 
+class WebSocketServer(pywsgi.WSGIServer):  # type: ignore[misc]
+    """pywsgi's server, whose ``stop()`` also ends the WebSockets that outlived their
+    handler greenlet (pywsgi's own stop only ends greenlets)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("handler_class", WebSocketHandler)
+        super().__init__(*args, **kwargs)
+        self.kept_sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def stop(self, timeout: float | None = None) -> None:
+        for sock in list(self.kept_sockets):
+            with contextlib.suppress(OSError):  # the session ends as a transport close
+                sock.shutdown(socket.SHUT_RDWR)
+        super().stop(timeout)
+
+
 def make_server(
     app: WSGIApplication,
     host: str = "127.0.0.1",
@@ -135,12 +174,12 @@ def make_server(
     *,
     log_requests: bool = False,
     **kwargs: Any,
-) -> pywsgi.WSGIServer:
+) -> WebSocketServer:
     """A gevent WSGI server for ``app`` with WebSocket support; call ``serve_forever()``
     or ``start()``. ``port=0`` picks a free port (see ``server.server_port``)."""
     kwargs.setdefault("log", log if log_requests else None)
     kwargs.setdefault("error_log", log)
-    return pywsgi.WSGIServer((host, port), app, handler_class=WebSocketHandler, **kwargs)
+    return WebSocketServer((host, port), app, **kwargs)
 
 
 def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gevent import pywsgi
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
 from sockio_wsgi import runtime
 from sockio_wsgi.engine.server import live_servers
-from sockio_wsgi.serve import WebSocketHandler
+from sockio_wsgi.serve import WebSocketHandler, WebSocketServer
 
 log = logging.getLogger("sockio_wsgi.worker")
 
@@ -39,7 +38,7 @@ def close_all_servers() -> None:
 class SocketIOWorker(GeventPyWSGIWorker):  # type: ignore[misc]
     """The gevent worker for sockio-wsgi apps (``-k sockio_wsgi.worker.SocketIOWorker``)."""
 
-    server_class = pywsgi.WSGIServer
+    server_class = WebSocketServer
     wsgi_handler = SocketIOHandler
 
     def handle_exit(self, sig: int, frame: Any) -> None:

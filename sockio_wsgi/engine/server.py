@@ -24,6 +24,7 @@ from sockio_wsgi.engine.http import (
     session_cookie,
     text_response,
 )
+from sockio_wsgi.engine.idle import IdleSweeper
 from sockio_wsgi.engine.socket import EngineSocket
 from sockio_wsgi.engine.websocket import UpgradeRefused, accept, can_upgrade
 from sockio_wsgi.protocol.eio import encode_payload
@@ -33,12 +34,9 @@ from sockio_wsgi.protocol.requests import (
     EngineRequestError,
     parse_request,
 )
-from sockio_wsgi.protocol.session import CloseReason, EngineSession
+from sockio_wsgi.protocol.session import SERVER_SIDE_REASONS, CloseReason, EngineSession
 
 log = logging.getLogger("sockio_wsgi.engine")
-
-# closes the client did not ask for: a polling client learns of them on its next GET
-_SERVER_CLOSES = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
 
 _SHUTTING_DOWN = b'{"code":3,"message":"Server shutting down"}'
 
@@ -56,7 +54,13 @@ def live_servers() -> list[EngineServer]:
 
 
 class EngineServer:
-    """Engine.IO v4 over WSGI. Times are in seconds (sub-second values allowed)."""
+    """Engine.IO v4 over WSGI. Times are in seconds (sub-second values allowed).
+
+    ``idle_reader_timeout``: a WebSocket that has sent nothing for this long (at most)
+    holds no greenlet until its next bytes arrive (see :mod:`sockio_wsgi.engine.idle`);
+    ``None`` keeps a reader greenlet per connection. Only connections served by
+    :mod:`sockio_wsgi.serve`'s handler (and the gunicorn worker) over plain TCP do this.
+    """
 
     def __init__(
         self,
@@ -74,6 +78,7 @@ class EngineServer:
         websocket_compression: bool = False,
         http_compression: bool = True,
         compression_threshold: int = 1024,
+        idle_reader_timeout: float | None = 1.0,
     ) -> None:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
@@ -91,6 +96,10 @@ class EngineServer:
         self.http_compression = http_compression
         self.compression_threshold = compression_threshold
         self.sockets: dict[str, EngineSocket] = {}
+        if idle_reader_timeout is not None and idle_reader_timeout <= 0:
+            raise ValueError("idle_reader_timeout must be positive or None")
+        # ends the reader greenlets of idle WebSockets (engine/idle.py)
+        self._idle = IdleSweeper(idle_reader_timeout / 2) if idle_reader_timeout else None
         self._handlers: dict[str, Callable[..., Any]] = {}
         self.closing = False  # after close(): handshakes get 503
         _live.add(self)
@@ -138,7 +147,7 @@ class EngineServer:
             handler(sock.sid, data)
 
     def _on_close(self, sock: EngineSocket, reason: CloseReason) -> None:
-        keep = sock.ws is None and (sock.session.outbox or reason in _SERVER_CLOSES)
+        keep = sock.ws is None and (sock.session.outbox or reason in SERVER_SIDE_REASONS)
         if self.sockets.get(sock.sid) is sock and not keep:
             del self.sockets[sock.sid]
         elif self.sockets.get(sock.sid) is sock:
@@ -246,7 +255,7 @@ class EngineServer:
         )
         upgrades = ["websocket"] if ws is None and "websocket" in self.transports else []
         open_packet = session.open_packet(upgrades, self.max_http_buffer_size)
-        sock = EngineSocket(session, environ, self._on_message, self._on_close)
+        sock = EngineSocket(session, environ, self._on_message, self._on_close, self._idle)
         if ws is not None:
             session.send([open_packet])  # OPEN goes first, before anything a handler sends
         self.sockets[sid] = sock

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sockio_wsgi import runtime
+from sockio_wsgi.engine.idle import Hibernate, IdleSweeper
 from sockio_wsgi.engine.websocket import CLOSE_NORMAL, WebSocket
 from sockio_wsgi.protocol.eio import (
     CLOSE,
@@ -67,6 +68,7 @@ class EngineSocket:
         environ: dict[str, Any],
         on_message: MessageCallback,
         on_close: CloseCallback,
+        idle: IdleSweeper | None = None,
     ) -> None:
         self.session = session
         self.sid = session.sid
@@ -81,7 +83,8 @@ class EngineSocket:
         self._output = runtime.Event()
         self._writer: Any = None
         self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
-        self._reader: Any = None  # the greenlet reading the WebSocket
+        self._reader: Any = None  # the greenlet reading the WebSocket (None: hibernated)
+        self._idle = idle
         self._ended = runtime.Event()
         self._timer: Any = None
         self._schedule_timer()
@@ -301,6 +304,8 @@ class EngineSocket:
     def _read_loop(self, ws: WebSocket) -> None:
         self._reader = runtime.current()
         self._read_frames(ws)
+        if ws.kept:
+            return  # the connection lives on; the writer closes it when the session ends
         if not self.session.closed:
             self._ended.wait()  # reading was handed over; this greenlet still owns the socket
         if self._writer is not None:
@@ -310,10 +315,36 @@ class EngineSocket:
     def _read_frames(self, ws: WebSocket) -> None:
         me = runtime.current()
         _readers[me] = self
+        idle = self._idle if ws.kept else None
+        if idle is not None:
+            idle.awake(self)
         try:
             self._read_until_handed_over(ws, me)
+        except Hibernate:
+            self._reader = None
+            log.debug("session %s idle: its reader hibernates", self.sid)
+            ws.when_readable(self._wake_reader)
         finally:
             _readers.pop(me, None)
+            if idle is not None and (self._reader is None or self.session.closed):
+                idle.asleep(self)
+
+    # -- hibernation (see engine/idle.py) ----------------------------------------------
+
+    def idle_reader(self) -> Any:
+        """The reader greenlet when it waits for bytes that have not come since the last
+        sweep (the sweep then ends it), else None."""
+        ws = self.ws
+        if ws is None or self.session.closed or self._reader is None:
+            return None
+        if ws.active_since_last_check() or not ws.waiting:
+            return None
+        return self._reader
+
+    def _wake_reader(self) -> None:
+        """Bytes arrived on a hibernated connection (called in the hub)."""
+        if self.ws is not None and not self.session.closed and self._reader is None:
+            self._reader = runtime.spawn(self._read_frames, self.ws)
 
     def _read_until_handed_over(self, ws: WebSocket, me: Any) -> None:
         session = self.session

@@ -22,7 +22,6 @@ import logging
 import socket
 import struct
 import zlib
-from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -40,12 +39,22 @@ from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
 from wsproto.utilities import generate_accept_token
 
 from sockio_wsgi.protocol.wsframes import encode_data_frame, frame_head, unmask
-from sockio_wsgi.runtime import Semaphore, scratch_buffer, wait_readable
+from sockio_wsgi.runtime import (
+    Semaphore,
+    call_when_readable,
+    cancel,
+    scratch_buffer,
+    wait_readable,
+)
 
 log = logging.getLogger("sockio_wsgi.engine.websocket")
 
 RAW_SOCKET_KEY = "sockio.raw_socket"
 UPGRADED_KEY = "sockio.upgraded"
+# set by a server handler that lets the connection outlive the request (see serve.py);
+# the WebSocket then sets SOCKET_KEPT_KEY and closes the socket itself at the end
+SOCKET_KEEPABLE_KEY = "sockio.socket_keepable"
+SOCKET_KEPT_KEY = "sockio.socket_kept"
 GEVENT_WEBSOCKET_KEY = "wsgi.websocket"
 
 CLOSE_NORMAL = 1000
@@ -85,6 +94,21 @@ class WebSocket(Protocol):
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Send a close frame (once) and release the connection."""
+
+    @property
+    def kept(self) -> bool:
+        """True when the connection outlives the request that upgraded it: the greenlet
+        that accepted it may end, and :meth:`close` closes the socket."""
+
+    @property
+    def waiting(self) -> bool:
+        """True while a :meth:`receive` is parked waiting for bytes."""
+
+    def active_since_last_check(self) -> bool:
+        """True when bytes arrived since the previous call (read by the idle sweep)."""
+
+    def when_readable(self, callback: Any) -> None:
+        """Call ``callback()`` from the hub once bytes (or EOF) arrive; kept sockets only."""
 
 
 class UpgradeRefused(Exception):
@@ -230,7 +254,7 @@ class WsprotoWebSocket:
     def __init__(
         self,
         sock: socket.socket,
-        conn: Connection,
+        conn: Connection | None,
         max_message_size: int,
         compressed: bool,
         compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
@@ -240,6 +264,8 @@ class WsprotoWebSocket:
         if getattr(sock, "_sslobj", None) is not None:
             raw = None  # TLS: bytes must go through the SSL layer, never the raw socket
         self._raw: Any = raw if isinstance(raw, _socket.socket) else None
+        # wsproto, made on first need (a control, fragmented or compressed frame, the
+        # close): most connections only ever see the plain frames of the fast path
         self._conn = conn
         self._max = max_message_size
         self._compressed = compressed
@@ -247,12 +273,18 @@ class WsprotoWebSocket:
         self.deflate: Extension | None = None  # the negotiated permessage-deflate
         self._write_lock = Semaphore()
         self._pending = b""  # bytes the kernel did not take during a try_send
-        self._ready: deque[str | bytes] = deque()
+        self._ready: list[str | bytes] = []  # a list: an empty deque costs 0.7 KiB
         self._buffer = bytearray()
         self._parts: list[Any] = []
         self._size = 0
         self._in_fragment = False  # wsproto holds the first frames of a message
         self._closed = False
+        self._released = False
+        # holds the socket open once the handler that accepted it has closed it
+        self._keeper: Any = None
+        self._wake: Any = None  # the readiness watcher of a hibernated connection
+        self.waiting = False
+        self._active = False
 
     @classmethod
     def accept(
@@ -265,14 +297,33 @@ class WsprotoWebSocket:
     ) -> WsprotoWebSocket:
         offer = BoundedDeflate(max_message_size) if compression else None
         response, extensions = _handshake(environ, offer)
-        conn = Connection(ConnectionType.SERVER, extensions=extensions)
+        conn = Connection(ConnectionType.SERVER, extensions=extensions) if extensions else None
         sock.sendall(response)
         environ[UPGRADED_KEY] = True
         negotiated = bool(extensions) and extensions[0].enabled()
         ws = cls(sock, conn, max_message_size, negotiated, compression_threshold)
         if negotiated:
             ws.deflate = extensions[0]
+        if environ.get(SOCKET_KEEPABLE_KEY) and ws._raw is not None:
+            # a file object of the socket keeps its descriptor open through the server's
+            # own close (the socket module's rule for makefile); ours closes it at the end
+            ws._keeper = sock.makefile("rb", buffering=0)
+            environ[SOCKET_KEPT_KEY] = True
         return ws
+
+    @property
+    def kept(self) -> bool:
+        return self._keeper is not None
+
+    def active_since_last_check(self) -> bool:
+        active, self._active = self._active, False
+        return active
+
+    def when_readable(self, callback: Any) -> None:
+        if self._released:
+            return
+        cancel(self._wake)
+        self._wake = call_when_readable(self._sock, callback)
 
     # -- receiving -------------------------------------------------------------------
 
@@ -284,16 +335,21 @@ class WsprotoWebSocket:
                 return None
             try:
                 if plain:
-                    wait_readable(self._sock)
+                    self.waiting = True
+                    try:
+                        wait_readable(self._sock)
+                    finally:
+                        self.waiting = False
                 count = self._sock.recv_into(chunk)
             except OSError:
                 count = 0
             if not count:
                 self._closed = True
                 return None
+            self._active = True
             self._buffer += memoryview(chunk)[:count]
             self._split_frames()
-        return self._ready.popleft()
+        return self._ready.pop(0)
 
     def _split_frames(self) -> None:
         """Decode every complete frame in the buffer, in order."""
@@ -322,24 +378,31 @@ class WsprotoWebSocket:
                 else:
                     self._ready.append(payload)
             else:
-                self._conn.receive_data(bytes(buf[pos : head.end]))
+                self._wsproto().receive_data(bytes(buf[pos : head.end]))
                 self._process_events()
             pos = head.end
         del buf[:pos]
+
+    def _wsproto(self) -> Connection:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = Connection(ConnectionType.SERVER)
+        return conn
 
     def _too_big(self) -> None:
         log.info("WebSocket message over %d bytes, closing", self._max)
         self.close(CLOSE_MESSAGE_TOO_BIG, "message too big")
 
     def _process_events(self) -> None:
-        for event in self._conn.events():
+        conn = self._wsproto()
+        for event in conn.events():
             if isinstance(event, Message):
                 self._collect(event)
             elif isinstance(event, Ping):
-                self._write(self._conn.send(event.response()))
+                self._write(conn.send(event.response()))
             elif isinstance(event, CloseConnection):
-                if self._conn.state is ConnectionState.REMOTE_CLOSING:
-                    self._write(self._conn.send(event.response()))
+                if conn.state is ConnectionState.REMOTE_CLOSING:
+                    self._write(conn.send(event.response()))
                     self._release()
                 else:
                     log.info("invalid WebSocket frame: %s", event.reason)
@@ -381,7 +444,7 @@ class WsprotoWebSocket:
         Must run in wire order (the compressor's context follows the messages it wrote):
         callers encode and write under the write lock, or without yielding in between."""
         threshold = self._threshold
-        send = self._conn.send
+        send = self._wsproto().send
         out = []
         for index, frame in enumerate(frames):
             flag = compress if isinstance(compress, bool) else compress[index]
@@ -393,7 +456,8 @@ class WsprotoWebSocket:
         return b"".join(out)
 
     def _check_open(self) -> None:
-        if self._closed or self._conn.state is not ConnectionState.OPEN:
+        conn = self._conn
+        if self._closed or (conn is not None and conn.state is not ConnectionState.OPEN):
             raise ConnectionResetError("WebSocket is closed")
 
     def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
@@ -438,16 +502,26 @@ class WsprotoWebSocket:
                 self._closed = True
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
-        if self._closed:
-            return
-        if self._conn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
-            self._write(self._conn.send(CloseConnection(code=code, reason=reason)))
+        if not self._closed and self._wsproto().state in (
+            ConnectionState.OPEN,
+            ConnectionState.REMOTE_CLOSING,
+        ):
+            self._write(self._wsproto().send(CloseConnection(code=code, reason=reason)))
         self._release()
 
     def _release(self) -> None:
+        """End the connection once: FIN to the peer, then the socket is closed (by us
+        when kept, else by the server when its handler returns)."""
         self._closed = True
+        if self._released:
+            return
+        self._released = True
+        cancel(self._wake)
+        self._wake = None
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
+        if self._keeper is not None:
+            self._keeper.close()
 
 
 def _byte_length_reaches(frame: str | bytes, threshold: int) -> bool:
@@ -487,6 +561,14 @@ class GeventWebSocketConnection:
 
     has_pending = False
     compresses = False  # gevent-websocket has no permessage-deflate
+    kept = False  # gevent-websocket closes the socket when the application returns
+    waiting = False
+
+    def active_since_last_check(self) -> bool:
+        return True
+
+    def when_readable(self, callback: Any) -> None:
+        raise NotImplementedError("gevent-websocket connections are never kept")
 
     def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
         with self._write_lock:

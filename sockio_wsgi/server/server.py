@@ -65,6 +65,7 @@ class Server(BroadcastMethods):
         websocket_compression: bool = False,
         http_compression: bool = True,
         compression_threshold: int = 1024,
+        idle_reader_timeout: float | None = 1.0,
         async_handlers: bool = False,
         cleanup_empty_child_namespaces: bool = False,
     ) -> None:
@@ -91,6 +92,7 @@ class Server(BroadcastMethods):
             websocket_compression=websocket_compression,
             http_compression=http_compression,
             compression_threshold=compression_threshold,
+            idle_reader_timeout=idle_reader_timeout,
         )
         self.eio.on("connect", self._on_engine_connect)
         self.eio.on("message", self._on_engine_message)
