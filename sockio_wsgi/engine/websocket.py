@@ -38,7 +38,13 @@ from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
 from wsproto.utilities import generate_accept_token
 
-from sockio_wsgi.protocol.wsframes import encode_data_frame, frame_head, unmask
+from sockio_wsgi.protocol.wsframes import (
+    FIN_TEXT,
+    encode_data_frame,
+    frame_head,
+    sole_frame,
+    unmask,
+)
 from sockio_wsgi.runtime import (
     Semaphore,
     call_when_readable,
@@ -274,7 +280,9 @@ class WsprotoWebSocket:
         self._write_lock = Semaphore()
         self._pending = b""  # bytes the kernel did not take during a try_send
         self._ready: list[str | bytes] = []  # a list: an empty deque costs 0.7 KiB
-        self._buffer = bytearray()
+        self._buffer = bytearray()  # a partial frame (or frames) left from earlier reads
+        # the receive buffer shared by this hub's connections (runtime.scratch_buffer)
+        self._chunk = scratch_buffer(_RECV_SIZE)
         self._parts: list[Any] = []
         self._size = 0
         self._in_fragment = False  # wsproto holds the first frames of a message
@@ -328,28 +336,45 @@ class WsprotoWebSocket:
     # -- receiving -------------------------------------------------------------------
 
     def receive(self) -> str | bytes | None:
-        chunk = scratch_buffer(_RECV_SIZE)  # shared: idle connections hold no 64 KiB each
-        plain = self._raw is not None  # TLS may hold decrypted bytes: let it read first
-        while not self._ready:
+        ready = self._ready
+        if ready:
+            return ready.pop(0)
+        chunk = self._chunk
+        raw = self._raw  # None with TLS, which may hold decrypted bytes: let it read first
+        while True:
             if self._closed:
                 return None
             try:
-                if plain:
+                if raw is not None:
                     self.waiting = True
                     try:
                         wait_readable(self._sock)
                     finally:
                         self.waiting = False
-                count = self._sock.recv_into(chunk)
+                    count = raw.recv_into(chunk)  # readable now: no gevent wrapper needed
+                else:
+                    count = self._sock.recv_into(chunk)
+            except BlockingIOError:
+                continue  # a spurious wake-up: wait again
             except OSError:
                 count = 0
             if not count:
                 self._closed = True
                 return None
             self._active = True
+            if not self._buffer and not self._in_fragment:
+                payload = sole_frame(chunk, count, self._max)
+                if payload is not None:
+                    if chunk[0] != FIN_TEXT:
+                        return payload
+                    try:
+                        return payload.decode("utf-8")
+                    except UnicodeDecodeError:
+                        pass  # the full path below closes the connection for it
             self._buffer += memoryview(chunk)[:count]
             self._split_frames()
-        return self._ready.pop(0)
+            if ready:
+                return ready.pop(0)
 
     def _split_frames(self) -> None:
         """Decode every complete frame in the buffer, in order."""

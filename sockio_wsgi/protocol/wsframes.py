@@ -63,6 +63,35 @@ def frame_head(buf: bytes | bytearray, pos: int) -> FrameHead | int | None:
     return FrameHead(end, pos + head, length, plain, plain and b0 == FIN_TEXT)
 
 
+def sole_frame(buf: bytes | bytearray, count: int, limit: int) -> bytes | None:
+    """The unmasked payload when ``buf[:count]`` is exactly one plain data frame of at most
+    ``limit`` (and 65535) bytes, else ``None`` (the caller then splits the stream in full).
+
+    One read holding one whole message is how nearly every message arrives; this decodes it
+    straight from the read buffer, with no copy into a stream buffer and no header object.
+    Whether it is text is ``buf[0] == FIN_TEXT``."""
+    if count < 6:
+        return None
+    b0 = buf[0]
+    b1 = buf[1]
+    if b1 < _MASK_BIT or (b0 != FIN_TEXT and b0 != FIN_BINARY):
+        return None
+    length = b1 & 0x7F
+    start = 6
+    if length == _LENGTH_16:
+        length = (buf[2] << 8) | buf[3]
+        start = 8
+    elif length == _LENGTH_64:
+        return None
+    if start + length != count or length > limit:
+        return None
+    if not length:
+        return b""
+    key = bytes(buf[start - 4 : start]) * (length // 4 + 1)
+    payload = int.from_bytes(buf[start:count], "little")
+    return (payload ^ int.from_bytes(key[:length], "little")).to_bytes(length, "little")
+
+
 def unmask(buf: bytes | bytearray, head: FrameHead) -> bytes:
     """The payload of a masked frame, unmasked (XOR with the 4-byte key, as one big integer)."""
     start, length = head.payload_start, head.length

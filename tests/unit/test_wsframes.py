@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, Message, Ping, TextMessage
 
-from sockio_wsgi.protocol.wsframes import FrameHead, encode_data_frame, frame_head, unmask
+from sockio_wsgi.protocol.wsframes import (
+    FrameHead,
+    encode_data_frame,
+    frame_head,
+    sole_frame,
+    unmask,
+)
 
 
 def client_frame(data: str | bytes, **kwargs: object) -> bytes:
@@ -120,3 +126,48 @@ def test_arbitrary_bytes_never_overrun(buf: bytes, pos: int) -> None:
         assert head.payload_start + head.length == head.end
         if head.plain:
             assert len(unmask(buf, head)) == head.length
+
+
+# -- sole_frame: one read holding exactly one plain frame --------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 1000, 65535])
+def test_sole_frame_decodes_a_whole_plain_frame(size: int) -> None:
+    text = "é" * (size // 2) + "x" * (size % 2)
+    frame = client_frame(text)
+    assert sole_frame(frame, len(frame), 1 << 20) == text.encode()
+    binary = os.urandom(size)
+    frame = client_frame(binary)
+    assert sole_frame(frame + b"junk after count", len(frame), 1 << 20) == binary
+
+
+def test_sole_frame_declines_what_the_full_path_must_handle() -> None:
+    frame = client_frame("hello")
+    assert sole_frame(frame, len(frame) - 1, 100) is None  # incomplete
+    assert sole_frame(frame + frame, 2 * len(frame), 100) is None  # two frames
+    assert sole_frame(frame, len(frame), 4) is None  # over the size limit
+    big = client_frame(b"x" * 70000)  # 64-bit length
+    assert sole_frame(big, len(big), 1 << 20) is None
+    fragment = client_frame("part", message_finished=False)
+    assert sole_frame(fragment, len(fragment), 100) is None
+    ping = Connection(ConnectionType.CLIENT).send(Ping(b"p"))
+    assert sole_frame(ping, len(ping), 100) is None
+    unmasked = encode_data_frame("hello")
+    assert sole_frame(unmasked, len(unmasked), 100) is None
+
+
+@given(
+    st.one_of(st.text(max_size=200), st.binary(max_size=200)),
+    st.integers(min_value=-3, max_value=3),
+    st.binary(max_size=8),
+)
+def test_sole_frame_agrees_with_the_full_path(data: str | bytes, cut: int, tail: bytes) -> None:
+    frame = client_frame(data)
+    buf = frame + tail
+    count = max(0, min(len(buf), len(frame) + cut))
+    payload = sole_frame(buf, count, 1 << 20)
+    if count != len(frame):
+        assert payload is None
+        return
+    raw = data.encode() if isinstance(data, str) else data
+    assert payload == raw
