@@ -85,16 +85,16 @@ def sole_frame(buf: bytes | bytearray, count: int, limit: int) -> bytes | None:
         return None
     if start + length != count or length > limit:
         return None
-    if not length:
-        return b""
-    key = bytes(buf[start - 4 : start]) * (length // 4 + 1)
-    payload = int.from_bytes(buf[start:count], "little")
-    return (payload ^ int.from_bytes(key[:length], "little")).to_bytes(length, "little")
+    return _unmasked(buf, start, length)
 
 
 def unmask(buf: bytes | bytearray, head: FrameHead) -> bytes:
     """The payload of a masked frame, unmasked (XOR with the 4-byte key, as one big integer)."""
-    start, length = head.payload_start, head.length
+    return _unmasked(buf, head.payload_start, head.length)
+
+
+def _unmasked(buf: bytes | bytearray, start: int, length: int) -> bytes:
+    """XOR ``length`` bytes at ``start`` with the 4-byte key just before them."""
     if not length:
         return b""
     key = bytes(buf[start - 4 : start]) * (length // 4 + 1)
