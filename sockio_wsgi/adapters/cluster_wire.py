@@ -86,12 +86,16 @@ def new_request_id() -> str:
 
 
 def _default(obj: Any) -> Any:
-    """What msgpack cannot encode itself: sets as arrays, dataclasses (a handshake) as maps
-    without their ``environ``, anything else as its text (as JSON.stringify would drop it)."""
+    """What msgpack cannot encode itself: sets as arrays, a handshake (``as_dict``) or a
+    dataclass as a map without its ``environ``, anything else as its text (as
+    JSON.stringify would drop it)."""
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=repr)
     if isinstance(obj, (bytearray, memoryview)):
         return bytes(obj)
+    as_dict = getattr(obj, "as_dict", None)  # a Handshake
+    if callable(as_dict):
+        return as_dict()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {
             f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "environ"

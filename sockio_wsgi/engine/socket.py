@@ -302,10 +302,16 @@ class EngineSocket:
             self._reader = runtime.spawn(self._read_frames, self.ws)
 
     def _read_loop(self, ws: WebSocket) -> None:
+        if ws.kept and self._idle is not None and not ws.buffered:
+            # The connection outlives this request's greenlet, whose stack is the deepest
+            # (the WSGI server's): it ends now, and a reader starts when bytes arrive.
+            self._reader = None
+            ws.when_readable(self._wake_reader)
+            return  # the writer closes the connection when the session ends
         self._reader = runtime.current()
         self._read_frames(ws)
         if ws.kept:
-            return  # the connection lives on; the writer closes it when the session ends
+            return
         if not self.session.closed:
             self._ended.wait()  # reading was handed over; this greenlet still owns the socket
         if self._writer is not None:

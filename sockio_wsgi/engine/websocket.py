@@ -110,6 +110,11 @@ class WebSocket(Protocol):
     def waiting(self) -> bool:
         """True while a :meth:`receive` is parked waiting for bytes."""
 
+    @property
+    def buffered(self) -> bool:
+        """True when whole messages already read off the socket wait for :meth:`receive`
+        (a readiness watcher would not see them)."""
+
     def active_since_last_check(self) -> bool:
         """True when bytes arrived since the previous call (read by the idle sweep)."""
 
@@ -306,10 +311,12 @@ class WsprotoWebSocket:
         offer = BoundedDeflate(max_message_size) if compression else None
         response, extensions = _handshake(environ, offer)
         conn = Connection(ConnectionType.SERVER, extensions=extensions) if extensions else None
-        sock.sendall(response)
         environ[UPGRADED_KEY] = True
         negotiated = bool(extensions) and extensions[0].enabled()
         ws = cls(sock, conn, max_message_size, negotiated, compression_threshold)
+        # the 101 goes out with the first frames (the Engine.IO OPEN), in one write, or
+        # before the first read, whichever comes first
+        ws._pending = response
         if negotiated:
             ws.deflate = extensions[0]
         if environ.get(SOCKET_KEEPABLE_KEY) and ws._raw is not None:
@@ -322,6 +329,10 @@ class WsprotoWebSocket:
     @property
     def kept(self) -> bool:
         return self._keeper is not None
+
+    @property
+    def buffered(self) -> bool:
+        return bool(self._ready)
 
     def active_since_last_check(self) -> bool:
         active, self._active = self._active, False
@@ -339,6 +350,8 @@ class WsprotoWebSocket:
         ready = self._ready
         if ready:
             return ready.pop(0)
+        if self._pending and not self._write_lock.locked():
+            self._write(b"")  # the peer may be waiting for it (the 101, say) to say more
         chunk = self._chunk
         raw = self._raw  # None with TLS, which may hold decrypted bytes: let it read first
         while True:
@@ -491,7 +504,20 @@ class WsprotoWebSocket:
             data = self._encode(frames, compress)
             if self._pending:
                 data, self._pending = self._pending + data, b""
-            self._sock.sendall(data)
+            self._send_all(data)
+
+    def _send_all(self, data: bytes) -> None:
+        """``sendall``, trying the raw socket first: most writes fit the kernel's buffer."""
+        raw = self._raw
+        if raw is not None:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._sock.sendall(data)
 
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting when no other write is in progress.
@@ -522,7 +548,7 @@ class WsprotoWebSocket:
             if self._pending:  # what a try_send left goes first, or frames would interleave
                 data, self._pending = self._pending + data, b""
             try:
-                self._sock.sendall(data)
+                self._send_all(data)
             except OSError:
                 self._closed = True
 
@@ -588,6 +614,7 @@ class GeventWebSocketConnection:
     compresses = False  # gevent-websocket has no permessage-deflate
     kept = False  # gevent-websocket closes the socket when the application returns
     waiting = False
+    buffered = False
 
     def active_since_last_check(self) -> bool:
         return True

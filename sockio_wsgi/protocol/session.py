@@ -39,6 +39,9 @@ class CloseReason(str, Enum):
 SERVER_SIDE_REASONS = frozenset({CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTTING_DOWN})
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
+
+
 class UpgradeState(Enum):
     NONE = "none"
     PROBING = "probing"
@@ -116,7 +119,7 @@ class EngineSession:
             "pingTimeout": round(self.ping_timeout * 1000),
             "maxPayload": max_payload,
         }
-        return Packet(PacketType.OPEN, json.dumps(body, separators=(",", ":")))
+        return Packet(PacketType.OPEN, _COMPACT_JSON.encode(body))
 
     # -- sending ---------------------------------------------------------------------
 

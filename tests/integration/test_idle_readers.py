@@ -18,7 +18,13 @@ import pytest
 
 import sockio_wsgi
 from tests.helpers.node import NodeClient
-from tests.helpers.raw import EngineHarness, RawWebSocket, parse_open, serving_engine
+from tests.helpers.raw import (
+    EngineHarness,
+    RawWebSocket,
+    masked_frame,
+    parse_open,
+    serving_engine,
+)
 from tests.helpers.server import serving, serving_sio
 from tests.helpers.sio_interop import connected_sid
 
@@ -83,6 +89,20 @@ def test_idle_connections_hold_no_greenlet_and_wake_on_data(engine: EngineHarnes
     finally:
         for ws, _ in sockets:
             ws.close()
+
+
+def test_message_read_with_the_upgrade_packet_is_not_left_waiting(engine: EngineHarness) -> None:
+    """The upgrade packet and a message in one TCP segment: the greenlet that read both
+    must not leave the message for a readiness watcher that will never fire for it."""
+    client = engine.polling()
+    ws = engine.websocket(sid=client.sid)
+    try:
+        ws.send("2probe")
+        assert ws.recv() == "3probe"
+        ws.send_raw(masked_frame(1, b"5") + masked_frame(1, b"4right behind"))
+        assert engine.recorder.next_message(timeout=2) == (client.sid, "right behind")
+    finally:
+        ws.close()
 
 
 def test_server_writes_to_a_hibernated_connection(engine: EngineHarness) -> None:
