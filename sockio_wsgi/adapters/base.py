@@ -31,7 +31,7 @@ before it does. ``opts.local`` asks a cluster adapter to stay on this server.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,13 +88,13 @@ class AdapterHost(Protocol):
 
     name: str
 
-    def encode(self, packet: SioPacket) -> list[Packet]:
+    def encode(self, packet: SioPacket) -> Sequence[Packet]:
         """Encode a packet once into the Engine.IO packets every recipient gets."""
 
     def deliver(
         self,
         sid: str,
-        packets: list[Packet],
+        packets: Sequence[Packet],
         opts: BroadcastOptions,
         ack_id: int | None = None,
         on_reply: ReplyCallback | None = None,

@@ -8,7 +8,7 @@ polling GET drains it into an HTTP response.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sockio_wsgi import runtime
@@ -37,6 +37,7 @@ from sockio_wsgi.protocol.session import (
     UpgradeCompleted,
     UpgradeState,
 )
+from sockio_wsgi.protocol.wsframes import encode_data_frame
 
 log = logging.getLogger("sockio_wsgi.engine")
 
@@ -53,6 +54,21 @@ def release_reader() -> None:
     sock = _readers.pop(runtime.current(), None)
     if sock is not None:
         sock._release_reader()
+
+
+_last_framed: tuple[tuple[Packet, ...], bytes] = ((), b"")
+
+
+def _plain_frames(packets: tuple[Packet, ...]) -> bytes:
+    """The WebSocket frames of ``packets`` (uncompressed), reused while the same tuple is
+    sent again: a tuple cannot change, and the cache holds it, so its id is never reused."""
+    global _last_framed
+    last, frames = _last_framed
+    if last is packets:
+        return frames
+    frames = b"".join([encode_data_frame(encode_frame(p)) for p in packets])
+    _last_framed = (packets, frames)
+    return frames
 
 
 MessageCallback = Callable[["EngineSocket", "str | bytes"], None]
@@ -115,17 +131,23 @@ class EngineSocket:
         """Queue several messages as one unit (a packet and its attachments)."""
         self.send_packets([message(m) for m in messages], compress)
 
-    def send_packets(self, packets: list[Packet], compress: bool = True) -> None:
+    def send_packets(self, packets: Sequence[Packet], compress: bool = True) -> None:
         """Queue packets as one unit; on an idle WebSocket they are written at once, which
         saves waking the writer greenlet for every packet.
 
+        A tuple of packets is framed once however many sockets it is sent to (the frames
+        of the last tuple are kept): what a broadcast passes to each of its recipients.
         ``compress=False`` keeps them uncompressed on the wire (no permessage-deflate for
         them, and a polling response holding only such packets is not gzipped)."""
         session = self.session
         ws = self.ws
         if ws is not None and not session.outbox and not session.closed:
             try:
-                if ws.try_send([encode_frame(p) for p in packets], compress):
+                if isinstance(packets, tuple) and not ws.compresses:
+                    sent = ws.try_send_encoded(_plain_frames(packets))
+                else:
+                    sent = ws.try_send([encode_frame(p) for p in packets], compress)
+                if sent:
                     if ws.has_pending:
                         self._wake()
                     return
@@ -135,7 +157,7 @@ class EngineSocket:
                 return
         if not compress:
             packets = [uncompressed(p) for p in packets]
-        session.send(packets)
+        session.send(list(packets))
         self._wake()
 
     def _wake(self) -> None:

@@ -90,6 +90,10 @@ class WebSocket(Protocol):
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting if possible; False means queue ``frames`` for the writer."""
 
+    def try_send_encoded(self, data: bytes) -> bool:
+        """:meth:`try_send` of frames already encoded (uncompressed, as
+        :func:`~sockio_wsgi.protocol.wsframes.encode_data_frame` builds them)."""
+
     @property
     def compresses(self) -> bool:
         """True when permessage-deflate was negotiated (per-frame flags then matter)."""
@@ -526,11 +530,15 @@ class WsprotoWebSocket:
         the kernel does not take at once are kept and go out first on the writer's next
         :meth:`send_frames`, so a slow client never blocks the greenlet that emits.
         """
+        if self._raw is None or self._pending or self._write_lock.locked():
+            return False
+        return self.try_send_encoded(self._encode(frames, compress))
+
+    def try_send_encoded(self, data: bytes) -> bool:
         raw = self._raw
         if raw is None or self._pending or self._write_lock.locked():
             return False
         self._check_open()
-        data = self._encode(frames, compress)
         try:
             sent = raw.send(data)
         except BlockingIOError:
@@ -609,6 +617,9 @@ class GeventWebSocketConnection:
 
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         return False  # gevent-websocket only writes blocking: always through the writer
+
+    def try_send_encoded(self, data: bytes) -> bool:
+        return False
 
     has_pending = False
     compresses = False  # gevent-websocket has no permessage-deflate

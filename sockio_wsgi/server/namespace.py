@@ -10,7 +10,7 @@ handlers, middleware and catch-all listeners it uses too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi import runtime
@@ -177,13 +177,14 @@ class Namespace(BroadcastMethods, CatchAll):
 
     # -- adapter host ----------------------------------------------------------------
 
-    def encode(self, packet: SioPacket) -> list[Packet]:
-        return [message(part) for part in self.server.parser.encode(packet)]
+    def encode(self, packet: SioPacket) -> tuple[Packet, ...]:
+        """A tuple, which the engine may frame once for every recipient of a broadcast."""
+        return tuple([message(part) for part in self.server.parser.encode(packet)])
 
     def deliver(
         self,
         sid: str,
-        packets: list[Packet],
+        packets: Sequence[Packet],
         opts: BroadcastOptions,
         ack_id: int | None = None,
         on_reply: ReplyCallback | None = None,

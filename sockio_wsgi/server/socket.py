@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi import runtime
@@ -133,7 +133,7 @@ class Socket(CatchAll):
             notify(self._any_outgoing, f"outgoing {event!r}", event, *args)
 
     def write_expecting_ack(
-        self, packets: list[Packet], ack_id: int, callback: AckCallback, opts: BroadcastOptions
+        self, packets: Sequence[Packet], ack_id: int, callback: AckCallback, opts: BroadcastOptions
     ) -> bool:
         """Write a broadcast's packets whose ack ``ack_id`` calls ``callback(*args)``.
 
@@ -144,7 +144,9 @@ class Socket(CatchAll):
         self._acks.pop(ack_id, None)
         return False
 
-    def write(self, packets: list[Packet], volatile: bool = False, compress: bool = True) -> bool:
+    def write(
+        self, packets: Sequence[Packet], volatile: bool = False, compress: bool = True
+    ) -> bool:
         """Queue pre-encoded packets; held back until the CONNECT reply is out.
 
         ``compress`` is the emit's compression flag, for the transport to honour."""
@@ -212,7 +214,7 @@ class Socket(CatchAll):
 
     # -- called by the client and namespace ------------------------------------------
 
-    def _connected(self, packets: list[Packet]) -> None:
+    def _connected(self, packets: Sequence[Packet]) -> None:
         """The CONNECT reply is ``packets``; then everything held back goes out.
 
         A socket its connect handler already disconnected stays disconnected: the
@@ -223,7 +225,7 @@ class Socket(CatchAll):
             self._connecting = False
             self.connected = True
         self.client.joined()
-        self.client.esock.send_packets(packets + held)
+        self.client.esock.send_packets([*packets, *held])
 
     def _refused(self) -> None:
         """The connect handler refused: forget the attempt so the client may retry."""
