@@ -57,10 +57,10 @@ def call_every(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
     return timer
 
 
-def call_when_readable(sock: Any, func: Callable[..., Any], *args: Any) -> Any:
-    """Run ``func(*args)`` in the hub once ``sock`` has data or EOF, with no greenlet
-    waiting meanwhile; ``func`` must not block. Cancel with :func:`cancel`."""
-    watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+def call_when_readable(fd: int, func: Callable[..., Any], *args: Any) -> Any:
+    """Run ``func(*args)`` in the hub once file descriptor ``fd`` has data or EOF, with no
+    greenlet waiting meanwhile; ``func`` must not block. Cancel with :func:`cancel`."""
+    watcher = gevent.get_hub().loop.io(fd, 1)
 
     def fire() -> None:
         watcher.close()

@@ -120,6 +120,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle()
 
+    def log_request(self) -> None:
+        if getattr(self.server, "log_requests", True):  # formatting it costs every request
+            super().log_request()
+
     def run_application(self) -> None:
         if self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
             super().run_application()
@@ -155,9 +159,10 @@ class WebSocketServer(pywsgi.WSGIServer):  # type: ignore[misc]
     """pywsgi's server, whose ``stop()`` also ends the WebSockets that outlived their
     handler greenlet (pywsgi's own stop only ends greenlets)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, log_requests: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("handler_class", WebSocketHandler)
         super().__init__(*args, **kwargs)
+        self.log_requests = log_requests
         self.kept_sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -179,7 +184,7 @@ def make_server(
     or ``start()``. ``port=0`` picks a free port (see ``server.server_port``)."""
     kwargs.setdefault("log", log if log_requests else None)
     kwargs.setdefault("error_log", log)
-    return WebSocketServer((host, port), app, **kwargs)
+    return WebSocketServer((host, port), app, log_requests=log_requests, **kwargs)
 
 
 def serve(app: WSGIApplication, host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:

@@ -101,6 +101,7 @@ class EngineSocket:
         self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
         self._reader: Any = None  # the greenlet reading the WebSocket (None: hibernated)
         self._idle = idle
+        self._last_wake = -1e9  # monotonic time the last hibernated reader was woken
         self._ended = runtime.Event()
         self._timer: Any = None
         self._schedule_timer()
@@ -340,17 +341,16 @@ class EngineSocket:
             self._writer.join(timeout=5)
         ws.close()
 
-    def _read_frames(self, ws: WebSocket) -> None:
+    def _read_frames(self, ws: WebSocket, one_shot: bool = False) -> None:
         me = runtime.current()
         _readers[me] = self
         idle = self._idle if ws.kept else None
         if idle is not None:
             idle.awake(self)
         try:
-            self._read_until_handed_over(ws, me)
-        except Hibernate:
+            self._read_until_handed_over(ws, me, one_shot)
+        except (Hibernate, BlockingIOError):  # idle for a sweep, or a one-shot read is done
             self._reader = None
-            log.debug("session %s idle: its reader hibernates", self.sid)
             ws.when_readable(self._wake_reader)
         finally:
             _readers.pop(me, None)
@@ -370,14 +370,25 @@ class EngineSocket:
         return self._reader
 
     def _wake_reader(self) -> None:
-        """Bytes arrived on a hibernated connection (called in the hub)."""
-        if self.ws is not None and not self.session.closed and self._reader is None:
-            self._reader = runtime.spawn(self._read_frames, self.ws)
+        """Bytes arrived on a hibernated connection (called in the hub).
 
-    def _read_until_handed_over(self, ws: WebSocket, me: Any) -> None:
+        After a quiet spell the new reader is one-shot: it reads what has arrived and
+        hibernates again at once, which costs less than parking until the sweep ends it.
+        Wake-ups in quick succession mean traffic: that reader parks between messages."""
+        if self.ws is not None and not self.session.closed and self._reader is None:
+            now = runtime.monotonic()
+            assert self._idle is not None  # only kept sockets with a sweeper hibernate
+            one_shot = now - self._last_wake > 2 * self._idle.interval
+            self._last_wake = now
+            self._reader = runtime.spawn(self._read_frames, self.ws, one_shot)
+
+    def _read_until_handed_over(self, ws: WebSocket, me: Any, one_shot: bool = False) -> None:
+        """Read and deliver until the session ends or another greenlet takes over reading;
+        ``one_shot`` raises ``BlockingIOError`` once nothing more has arrived."""
         session = self.session
+        wait = not one_shot
         while not session.closed and self._reader is me:
-            frame = ws.receive()
+            frame = ws.receive(wait)
             if frame is None:
                 self._apply(session.close(CloseReason.TRANSPORT_CLOSE))
                 break

@@ -78,8 +78,11 @@ CompressFlags = bool | Sequence[bool]
 
 
 class WebSocket(Protocol):
-    def receive(self) -> str | bytes | None:
-        """Return the next whole message, or None once the connection is closed."""
+    def receive(self, wait: bool = True) -> str | bytes | None:
+        """Return the next whole message, or None once the connection is closed.
+
+        ``wait=False`` raises ``BlockingIOError`` instead of waiting for bytes (kept
+        connections; others always wait)."""
 
     def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
         """Write messages in order as one unit; raise ``OSError`` if the peer is gone.
@@ -346,11 +349,11 @@ class WsprotoWebSocket:
         if self._released:
             return
         cancel(self._wake)
-        self._wake = call_when_readable(self._sock, callback)
+        self._wake = call_when_readable(self._raw.fileno(), callback)
 
     # -- receiving -------------------------------------------------------------------
 
-    def receive(self) -> str | bytes | None:
+    def receive(self, wait: bool = True) -> str | bytes | None:
         ready = self._ready
         if ready:
             return ready.pop(0)
@@ -363,15 +366,18 @@ class WsprotoWebSocket:
                 return None
             try:
                 if raw is not None:
-                    self.waiting = True
-                    try:
-                        wait_readable(self._sock)
-                    finally:
-                        self.waiting = False
+                    if wait:
+                        self.waiting = True
+                        try:
+                            wait_readable(self._sock)
+                        finally:
+                            self.waiting = False
                     count = raw.recv_into(chunk)  # readable now: no gevent wrapper needed
                 else:
                     count = self._sock.recv_into(chunk)
             except BlockingIOError:
+                if not wait:
+                    raise
                 continue  # a spurious wake-up: wait again
             except OSError:
                 count = 0
@@ -602,7 +608,7 @@ class GeventWebSocketConnection:
         self._max = max_message_size
         self._write_lock = Semaphore()
 
-    def receive(self) -> str | bytes | None:
+    def receive(self, wait: bool = True) -> str | bytes | None:
         try:
             message = self._ws.receive()
         except Exception as exc:  # gevent-websocket raises its own error types
