@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
 from flask_ext import ConnectionRefusedError, SocketIO, emit
@@ -67,6 +67,31 @@ def test_request_attributes_headers_query_and_app_context() -> None:
         }
         assert c.emit("g", callback=True) is False
     assert torn_down[:2] == ["inspect", "g"]
+
+
+def test_url_matching_of_the_handshake_is_the_same_on_every_event() -> None:
+    """The match is made once per socket and reused: later events see what the first saw,
+    url_for works in each, and another socket gets its own match."""
+    app, socketio = make_app()
+
+    @app.get("/<path:anything>")
+    def catch_all(anything: str) -> str:
+        return anything
+
+    @socketio.on("route")
+    def route() -> list[Any]:
+        rule = request.url_rule
+        return [
+            rule.rule if rule is not None else None,
+            request.view_args,
+            url_for("catch_all", anything="x"),
+        ]
+
+    expected = ["/<path:anything>", {"anything": "socket.io/"}, "/x"]
+    with socketio.test_client(app) as first, socketio.test_client(app) as second:
+        assert first.emit("route", callback=True) == expected
+        assert first.emit("route", callback=True) == expected
+        assert second.emit("route", callback=True) == expected
 
 
 def test_managed_session_is_a_per_socket_copy_kept_across_events() -> None:
