@@ -96,13 +96,14 @@ class EngineSocket:
         # set by the layer above to take messages straight from the read loop
         self.message_handler: Callable[[str | bytes], None] | None = None
         self._on_close = on_close
-        self._output = runtime.Event()
+        # made when first waited on: a WebSocket-only connection never needs them
+        self._output: Any = None  # set when there is output for a parked poll
         self._writer: Any = None
         self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
         self._reader: Any = None  # the greenlet reading the WebSocket (None: hibernated)
         self._idle = idle
         self._last_wake = -1e9  # monotonic time the last hibernated reader was woken
-        self._ended = runtime.Event()
+        self._ended: Any = None  # set when the session ends
         self._timer: Any = None
         self._schedule_timer()
 
@@ -166,7 +167,8 @@ class EngineSocket:
 
         The writer greenlet lives only while a WebSocket has a backlog, so an idle
         connection costs no parked writer."""
-        self._output.set()
+        if self._output is not None:
+            self._output.set()
         if self.ws is not None and self._writer is None:
             self._writer = runtime.spawn(self._write_loop, self.ws)
 
@@ -208,7 +210,8 @@ class EngineSocket:
 
     def _closed(self, reason: CloseReason) -> None:
         log.debug("session %s closed: %s", self.sid, reason.value)
-        self._ended.set()
+        if self._ended is not None:
+            self._ended.set()
         self._schedule_timer()  # none left, unless a probe may still complete the upgrade
         self._wake()
         if self._probe_ws is not None and not self.session.awaits_upgrade:
@@ -239,6 +242,8 @@ class EngineSocket:
 
     def wait_for_output(self) -> list[Packet]:
         """Block until there is something to send (or the session ends), take it all."""
+        if self._output is None:
+            self._output = runtime.Event()
         session = self.session
         while not session.outbox and not session.closed and session.transport == POLLING:
             if session.upgrade is UpgradeState.PROBING:
@@ -336,6 +341,8 @@ class EngineSocket:
         if ws.kept:
             return
         if not self.session.closed:
+            if self._ended is None:
+                self._ended = runtime.Event()
             self._ended.wait()  # reading was handed over; this greenlet still owns the socket
         if self._writer is not None:
             self._writer.join(timeout=5)
