@@ -15,6 +15,7 @@ import gevent
 import gevent.event
 import gevent.lock
 import gevent.queue
+import greenlet
 from gevent import Greenlet
 from gevent import Timeout as Timeout
 
@@ -34,6 +35,17 @@ def monotonic() -> float:
 
 def spawn(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     return gevent.spawn(func, *args, **kwargs)
+
+
+def greenlet_for_hub(func: Callable[..., Any]) -> Any:
+    """A plain greenlet (not a ``gevent.Greenlet``: it cannot be joined or killed) that a
+    hub callback starts at once with ``.switch(*args)``; when it waits or ends, the hub
+    goes on. Starting it this way costs a fraction of :func:`spawn`, which schedules the
+    start for the loop's next callback round. ``func`` must handle its own errors."""
+    hub = gevent.get_hub()
+    if gevent.getcurrent() is not hub:
+        raise RuntimeError("greenlet_for_hub is only for callbacks that run in the hub")
+    return greenlet.greenlet(func, parent=hub)
 
 
 def spawn_later(seconds: float, func: Callable[..., Any], *args: Any) -> Greenlet:
@@ -57,22 +69,30 @@ def call_every(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
     return timer
 
 
-def call_when_readable(fd: int, func: Callable[..., Any], *args: Any) -> Any:
-    """Run ``func(*args)`` in the hub once file descriptor ``fd`` has data or EOF, with no
-    greenlet waiting meanwhile; ``func`` must not block. Cancel with :func:`cancel`."""
-    watcher = gevent.get_hub().loop.io(fd, 1)
+def call_when_readable(sock: Any, func: Callable[..., Any], *args: Any) -> Any:
+    """Run ``func(*args)`` in the hub once a gevent socket has data or EOF, with no greenlet
+    waiting meanwhile; ``func`` must not block. Stop with :func:`stop_waiting`.
+
+    Uses the socket's own read watcher (as :func:`wait_readable` does), which is free while
+    no greenlet reads the socket: nothing is allocated per call."""
+    watcher = sock._read_event
 
     def fire() -> None:
-        watcher.close()
+        watcher.stop()
         func(*args)
 
     watcher.start(fire)
     return watcher
 
 
+def stop_waiting(watcher: Any) -> None:
+    """Undo :func:`call_when_readable` (``None`` is ignored)."""
+    if watcher is not None:
+        watcher.stop()
+
+
 def cancel(timer: Any) -> None:
-    """Stop a timer from :func:`call_later` or :func:`call_every`, or a watcher from
-    :func:`call_when_readable` (``None`` is ignored)."""
+    """Stop a timer from :func:`call_later` or :func:`call_every` (``None`` is ignored)."""
     if timer is not None:
         timer.close()
 

@@ -387,7 +387,16 @@ class EngineSocket:
             assert self._idle is not None  # only kept sockets with a sweeper hibernate
             one_shot = now - self._last_wake > 2 * self._idle.interval
             self._last_wake = now
-            self._reader = runtime.spawn(self._read_frames, self.ws, one_shot)
+            reader = runtime.greenlet_for_hub(self._read_guarded)
+            self._reader = reader
+            reader.switch(self.ws, one_shot)
+
+    def _read_guarded(self, ws: WebSocket, one_shot: bool) -> None:
+        try:
+            self._read_frames(ws, one_shot)
+        except Exception:  # nothing above this greenlet would log it
+            log.exception("reader of session %s failed", self.sid)
+            self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
 
     def _read_until_handed_over(self, ws: WebSocket, me: Any, one_shot: bool = False) -> None:
         """Read and deliver until the session ends or another greenlet takes over reading;

@@ -48,8 +48,8 @@ from sockio_wsgi.protocol.wsframes import (
 from sockio_wsgi.runtime import (
     Semaphore,
     call_when_readable,
-    cancel,
     scratch_buffer,
+    stop_waiting,
     wait_readable,
 )
 
@@ -348,8 +348,8 @@ class WsprotoWebSocket:
     def when_readable(self, callback: Any) -> None:
         if self._released:
             return
-        cancel(self._wake)
-        self._wake = call_when_readable(self._raw.fileno(), callback)
+        stop_waiting(self._wake)
+        self._wake = call_when_readable(self._sock, callback)
 
     # -- receiving -------------------------------------------------------------------
 
@@ -581,7 +581,7 @@ class WsprotoWebSocket:
         if self._released:
             return
         self._released = True
-        cancel(self._wake)
+        stop_waiting(self._wake)
         self._wake = None
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
