@@ -78,13 +78,16 @@ class _EventRequestContext(RequestContext):
         cached = _routing.get(self._socket)
         if cached is None:
             super().match_request()
+            view_args = request.view_args
             _routing[self._socket] = (
                 request.url_rule,
-                request.view_args,
+                dict(view_args) if view_args is not None else None,  # handlers may change theirs
                 request.routing_exception,
             )
         else:
-            request.url_rule, request.view_args, request.routing_exception = cached
+            rule, view_args, request.routing_exception = cached
+            request.url_rule = rule
+            request.view_args = dict(view_args) if view_args is not None else None
 
 
 def current_handler() -> HandlerContext | None:

@@ -24,6 +24,10 @@ class Hibernate(Exception):
 class Sleeper(Protocol):
     """What the sweep asks of a connection (an ``EngineSocket``)."""
 
+    @property
+    def closed(self) -> bool:
+        """True once the session has ended (the sweep then forgets it)."""
+
     def idle_reader(self) -> Any:
         """The reader greenlet if it has been parked with no data since the last call."""
 
@@ -58,6 +62,9 @@ class IdleSweeper:
             self._timer = None
             return
         for sock in list(self._awake):
+            if sock.closed:
+                self._awake.discard(sock)
+                continue
             reader = sock.idle_reader()
             if reader is not None:
                 runtime.interrupt(reader, Hibernate())

@@ -191,7 +191,7 @@ class EngineSocket:
                 self.message_handler(data)
             else:
                 self._on_message(self, data)
-        except Exception:
+        except (Exception, runtime.Timeout):  # a handler's gevent.Timeout must not end reading
             log.exception("message handler failed for session %s", self.sid)
 
     def _apply(self, events: list[Event]) -> None:
@@ -361,7 +361,9 @@ class EngineSocket:
             ws.when_readable(self._wake_reader)
         finally:
             _readers.pop(me, None)
-            if idle is not None and (self._reader is None or self.session.closed):
+            if self._reader is me:
+                self._reader = None  # it ended without handing over: closed, or failed
+            if idle is not None and self._reader is None:
                 idle.asleep(self)
 
     # -- hibernation (see engine/idle.py) ----------------------------------------------
@@ -392,9 +394,13 @@ class EngineSocket:
             reader.switch(self.ws, one_shot)
 
     def _read_guarded(self, ws: WebSocket, one_shot: bool) -> None:
+        """The body of a reader started from the hub: nothing above it would log an error
+        (a handler's ``gevent.Timeout`` included), and the connection must not go deaf."""
         try:
             self._read_frames(ws, one_shot)
-        except Exception:  # nothing above this greenlet would log it
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
             log.exception("reader of session %s failed", self.sid)
             self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
 
@@ -423,6 +429,10 @@ class EngineSocket:
     def _write_loop(self, ws: WebSocket) -> None:
         try:
             self._write_backlog(ws)
+        except Exception:  # the connection must still end, and a kept one be closed
+            log.exception("writer of session %s failed", self.sid)
+            self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
+            ws.close()
         finally:
             self._writer = None
 

@@ -303,6 +303,7 @@ class WsprotoWebSocket:
         # holds the socket open once the handler that accepted it has closed it
         self._keeper: Any = None
         self._wake: Any = None  # the readiness watcher of a hibernated connection
+        self._on_readable: Any = None  # what to call when it fires
         self.waiting = False
         self._active = False
 
@@ -349,7 +350,16 @@ class WsprotoWebSocket:
         if self._released:
             return
         stop_waiting(self._wake)
-        self._wake = call_when_readable(self._sock, callback)
+        self._on_readable = callback
+        self._wake = call_when_readable(self._sock, self._readable)
+
+    def _readable(self) -> None:
+        # The watcher is the socket's own: once it has fired, a reader may wait on it,
+        # and _release must then leave it alone (closing the socket wakes that reader).
+        self._wake = None
+        callback, self._on_readable = self._on_readable, None
+        if callback is not None:
+            callback()
 
     # -- receiving -------------------------------------------------------------------
 

@@ -312,6 +312,6 @@ class Socket(CatchAll):
     def _call(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
             func(*args)
-        except Exception:
+        except (Exception, runtime.Timeout):  # a gevent.Timeout a handler let escape, too
             name = getattr(func, "__name__", func)
             log.exception("task %s failed on socket %s", name, self.id)

@@ -81,11 +81,14 @@ def test_url_matching_of_the_handshake_is_the_same_on_every_event() -> None:
     @socketio.on("route")
     def route() -> list[Any]:
         rule = request.url_rule
-        return [
+        answer = [
             rule.rule if rule is not None else None,
-            request.view_args,
+            dict(request.view_args or {}),
             url_for("catch_all", anything="x"),
         ]
+        assert request.view_args is not None
+        request.view_args["anything"] = "changed by a handler"  # not seen by later events
+        return answer
 
     expected = ["/<path:anything>", {"anything": "socket.io/"}, "/x"]
     with socketio.test_client(app) as first, socketio.test_client(app) as second:

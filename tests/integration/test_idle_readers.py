@@ -243,3 +243,49 @@ def test_official_client_across_hibernation(client: NodeClient) -> None:
         wait_for(lambda: all_hibernated(sio), "and again")
         sio.emit("news", "hello")
         assert client.wait_for("event", id="c1", event="news")["args"] == ["hello"]
+
+
+def test_closing_a_session_ends_its_parked_reader(engine: EngineHarness) -> None:
+    """Messages in quick succession leave a reader parked on the socket; a server-side
+    close must wake it (it must not be left waiting on a watcher the close stopped)."""
+    ws, sid = open_ws(engine)
+    try:
+        for text in ("4one", "4two"):  # the second wake comes soon after the first: it parks
+            ws.send(text)
+            assert ws.recv() == text
+        sock = engine.eio.sockets[sid]
+        wait_for(lambda: sock._reader is not None and sock.ws.waiting, "a reader parks")
+        reader = sock._reader
+        engine.eio.disconnect(sid)
+        assert engine.recorder.wait_disconnect(sid) == "forced close"
+        wait_for(lambda: reader.dead, "the parked reader ends")
+        wait_for(lambda: engine.eio._idle.awake_count == 0, "the sweep forgets the session")
+    finally:
+        ws.close()
+
+
+def test_a_handler_timeout_does_not_deafen_the_connection() -> None:
+    sio = sockio_wsgi.Server(idle_reader_timeout=IDLE)
+
+    @sio.on("slow")
+    def slow(socket: sockio_wsgi.Socket) -> str:
+        with gevent.Timeout(0.01):
+            gevent.sleep(1)  # the Timeout escapes the handler
+        return "never"
+
+    @sio.on("echo")
+    def echo(socket: sockio_wsgi.Socket, data: object) -> object:
+        return data
+
+    with serving_sio(sio) as running:
+        client = sockio_wsgi.Client()
+        client.connect(running.url, transports=["websocket"])
+        try:
+            wait_for(lambda: all_hibernated(sio), "it hibernates")  # the next reader is one-shot
+            client.emit("slow")
+            assert client.emit_with_ack("echo", "still here", timeout=5) == "still here"
+            wait_for(lambda: all_hibernated(sio), "it hibernates again")
+            client.emit("slow")
+            assert client.emit_with_ack("echo", "and here", timeout=5) == "and here"
+        finally:
+            client.disconnect()
