@@ -2,10 +2,10 @@
 
 wsproto frames everything correctly but costs about 9 microseconds per small received frame
 in pure Python, more than the rest of an echo round trip. Nearly all Engine.IO traffic is
-single-frame text or binary messages, so the connection (``engine/websocket.py``) splits the
-byte stream into frames here, decodes those plain data frames itself, and hands every other
-frame (control frames, fragments, compressed or malformed frames) whole to wsproto, which
-stays the authority on the rest of RFC 6455.
+single-frame text or binary messages, so the connection (``engine/wsproto_connection.py``)
+splits the byte stream into frames here, decodes those plain data frames itself, and hands
+every other frame (control frames, fragments, compressed or malformed frames) whole to
+wsproto, which stays the authority on the rest of RFC 6455.
 """
 
 from __future__ import annotations

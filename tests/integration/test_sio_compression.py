@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import sockio_wsgi
-from sockio_wsgi.engine.websocket import BoundedDeflate, WsprotoWebSocket
+from sockio_wsgi.engine.wsproto_connection import BoundedDeflate, WsprotoWebSocket
 from tests.helpers.node import NodeClient
 from tests.helpers.server import Running, serving_sio
 from tests.helpers.sio_interop import connected_sid, socket_of

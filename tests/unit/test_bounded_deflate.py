@@ -11,7 +11,7 @@ import zlib
 import pytest
 from wsproto.frame_protocol import CloseReason, FrameProtocol, ParseFailed
 
-from sockio_wsgi.engine.websocket import BoundedDeflate
+from sockio_wsgi.engine.wsproto_connection import BoundedDeflate
 
 
 def compressed_frame(data: bytes) -> bytes:

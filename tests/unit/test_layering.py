@@ -58,7 +58,7 @@ GEVENT_ALLOWED: dict[str, frozenset[str] | None] = {
 }
 
 # The only places that may import wsproto: the server's WebSocket module and the client.
-WSPROTO_ALLOWED_FILES = frozenset({"sockio_wsgi/engine/websocket.py"})
+WSPROTO_ALLOWED_FILES = frozenset({"sockio_wsgi/engine/wsproto_connection.py"})
 WSPROTO_ALLOWED_DIRS = ("sockio_wsgi/client/",)
 
 
@@ -186,7 +186,7 @@ def test_wsproto_only_in_websocket_modules() -> None:
             for line, module in imports_of(path)
             if within(module, ["wsproto"])
         )
-    report(violations, "only engine/websocket.py and client/ may import wsproto")
+    report(violations, "only engine/wsproto_connection.py and client/ may import wsproto")
 
 
 def test_adapters_do_not_import_server() -> None:

@@ -1,0 +1,518 @@
+"""Our WebSocket connection: wsproto for the handshake rules, control frames, fragments,
+compression and closing, and the fast path of :mod:`sockio_wsgi.protocol.wsframes` for the
+whole data frames that are nearly all the traffic. The only module of the server that
+imports wsproto.
+
+permessage-deflate (RFC 7692), when negotiated: messages of ``compression_threshold`` bytes
+or more (and sent with ``compress=True``) are compressed by wsproto; smaller ones, and those
+sent with ``compress=False``, go out as plain frames (RSV1 clear) built by the fast path. That
+is legal in a deflate session and leaves wsproto's compressor untouched: the LZ77 context
+that sender and receiver share is made of compressed messages only, and wsproto never sees
+the plain ones. Incoming compressed messages are inflated by wsproto with a bounded
+decompressor (:class:`BoundedDeflate`), so a decompression bomb stops at
+``max_message_size`` and gets close code 1009.
+"""
+
+from __future__ import annotations
+
+import _socket
+import contextlib
+import logging
+import socket
+import zlib
+from typing import Any
+
+from wsproto import ConnectionType
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    TextMessage,
+)
+from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
+from wsproto.utilities import generate_accept_token
+
+from sockio_wsgi.engine.websocket import (
+    CLOSE_INVALID_PAYLOAD,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NORMAL,
+    DEFAULT_COMPRESSION_THRESHOLD,
+    SOCKET_KEEPABLE_KEY,
+    SOCKET_KEPT_KEY,
+    UPGRADED_KEY,
+    CompressFlags,
+    UpgradeRefused,
+)
+from sockio_wsgi.protocol.wsframes import (
+    FIN_TEXT,
+    encode_data_frame,
+    frame_head,
+    sole_frame,
+    unmask,
+)
+from sockio_wsgi.runtime import (
+    Semaphore,
+    call_when_readable,
+    scratch_buffer,
+    stop_waiting,
+    wait_readable,
+)
+
+log = logging.getLogger("sockio_wsgi.engine.websocket")
+
+_RECV_SIZE = 65536
+
+
+class BoundedDeflate(PerMessageDeflate):
+    """wsproto's permessage-deflate with a bounded inflater.
+
+    wsproto inflates each frame in one unbounded ``decompress`` call, so a 1 MB frame of
+    compressed zeros could become a gigabyte before any size check. Here no message
+    inflates past ``max_message_size`` bytes (wsproto then closes with 1009), and
+    invalid deflate data closes with 1007 as in wsproto.
+    """
+
+    def __init__(self, max_message_size: int) -> None:
+        super().__init__()
+        self._limit = max_message_size
+        self._inflated = 0  # bytes inflated so far for the current message
+
+    def _inflate(self, data: bytes) -> bytes | CloseReason:
+        decompressor = self._decompressor
+        assert decompressor is not None
+        room = self._limit - self._inflated
+        try:
+            out = decompressor.decompress(data, room + 1)
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        self._inflated += len(out)
+        if self._inflated > self._limit:
+            return CloseReason.MESSAGE_TOO_BIG
+        return out
+
+    def frame_inbound_payload_data(
+        self, proto: FrameDecoder | FrameProtocol, data: bytes
+    ) -> bytes | CloseReason:
+        if not self._inbound_compressed or not self._inbound_is_compressible:
+            return data
+        return self._inflate(bytes(data))
+
+    def frame_inbound_complete(
+        self, proto: FrameDecoder | FrameProtocol, fin: bool
+    ) -> bytes | CloseReason | None:
+        if not fin:
+            return None
+        if not self._inbound_is_compressible:  # a control frame: as wsproto does
+            self._inbound_compressed = None
+            return None
+        if not self._inbound_compressed:
+            self._inbound_compressed = None
+            self._inflated = 0
+            return None
+        tail = self._inflate(b"\x00\x00\xff\xff")
+        self._inflated = 0
+        self._inbound_compressed = None
+        if isinstance(tail, CloseReason):
+            return tail
+        if self.client_no_context_takeover:  # we are the server: the client's setting
+            self._decompressor = None
+        return tail
+
+
+def _tokens(value: str) -> set[str]:
+    return {token.strip().lower() for token in value.split(",")}
+
+
+def _handshake(
+    environ: dict[str, Any], deflate: BoundedDeflate | None
+) -> tuple[bytes, list[Extension]]:
+    """Check the upgrade request pywsgi already parsed (RFC 6455 section 4.2.1) and build
+    the 101 response; ``deflate`` is accepted when the client offers permessage-deflate.
+
+    Done from the environ rather than by re-parsing the request through wsproto's h11
+    handshake, which cost a third of the time of setting up a connection.
+    """
+    if environ.get("REQUEST_METHOD") != "GET":
+        raise UpgradeRefused("WebSocket upgrade needs GET")
+    if "websocket" not in _tokens(environ.get("HTTP_UPGRADE", "")):
+        raise UpgradeRefused("missing 'Upgrade: websocket'")
+    if "upgrade" not in _tokens(environ.get("HTTP_CONNECTION", "")):
+        raise UpgradeRefused("missing 'Connection: Upgrade'")
+    if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
+        raise UpgradeRefused("unsupported Sec-WebSocket-Version")
+    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
+    if not key:
+        raise UpgradeRefused("missing Sec-WebSocket-Key")
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Accept: " + generate_accept_token(key.encode("latin-1")).decode(),
+    ]
+    accepted: list[Extension] = []
+    offers = environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "")
+    if deflate is not None and offers:
+        for offer in offers.split(","):
+            if offer.split(";", 1)[0].strip() != deflate.name:
+                continue
+            params = deflate.accept(offer.strip())
+            if params is None or params is False:
+                continue
+            extra = f"; {params}" if isinstance(params, str) and params else ""
+            lines.append(f"Sec-WebSocket-Extensions: {deflate.name}{extra}")
+            accepted.append(deflate)
+            break
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), accepted
+
+
+class WsprotoWebSocket:
+    """A server WebSocket over a gevent socket.
+
+    Whole data frames, nearly all the traffic, are split, unmasked and built by
+    :mod:`sockio_wsgi.protocol.wsframes` (wsproto costs about 9 us per small frame); every
+    other frame (control, fragmented, compressed or malformed) goes whole to wsproto, which
+    stays the authority on the rest of RFC 6455 and does the handshake and closing.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        conn: Connection | None,
+        max_message_size: int,
+        compressed: bool,
+        compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
+    ) -> None:
+        self._sock = sock
+        raw = getattr(sock, "_sock", None)  # gevent's non-blocking socket underneath
+        if getattr(sock, "_sslobj", None) is not None:
+            raw = None  # TLS: bytes must go through the SSL layer, never the raw socket
+        self._raw: Any = raw if isinstance(raw, _socket.socket) else None
+        # wsproto, made on first need (a control, fragmented or compressed frame, the
+        # close): most connections only ever see the plain frames of the fast path
+        self._conn = conn
+        self._max = max_message_size
+        self._compressed = compressed
+        self._threshold = compression_threshold
+        self.deflate: Extension | None = None  # the negotiated permessage-deflate
+        self._write_lock = Semaphore()
+        self._pending = b""  # bytes the kernel did not take during a try_send
+        self._ready: list[str | bytes] = []  # a list: an empty deque costs 0.7 KiB
+        self._buffer = bytearray()  # a partial frame (or frames) left from earlier reads
+        # the receive buffer shared by this hub's connections (runtime.scratch_buffer)
+        self._chunk = scratch_buffer(_RECV_SIZE)
+        self._parts: list[Any] = []
+        self._size = 0
+        self._in_fragment = False  # wsproto holds the first frames of a message
+        self._closed = False
+        self._released = False
+        # holds the socket open once the handler that accepted it has closed it
+        self._keeper: Any = None
+        self._wake: Any = None  # the readiness watcher of a hibernated connection
+        self._on_readable: Any = None  # what to call when it fires
+        self.waiting = False
+        self._active = False
+
+    @classmethod
+    def accept(
+        cls,
+        environ: dict[str, Any],
+        sock: socket.socket,
+        max_message_size: int,
+        compression: bool,
+        compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
+    ) -> WsprotoWebSocket:
+        offer = BoundedDeflate(max_message_size) if compression else None
+        response, extensions = _handshake(environ, offer)
+        conn = Connection(ConnectionType.SERVER, extensions=extensions) if extensions else None
+        environ[UPGRADED_KEY] = True
+        negotiated = bool(extensions) and extensions[0].enabled()
+        ws = cls(sock, conn, max_message_size, negotiated, compression_threshold)
+        # the 101 goes out with the first frames (the Engine.IO OPEN), in one write, or
+        # before the first read, whichever comes first
+        ws._pending = response
+        if negotiated:
+            ws.deflate = extensions[0]
+        if environ.get(SOCKET_KEEPABLE_KEY) and ws._raw is not None:
+            # a file object of the socket keeps its descriptor open through the server's
+            # own close (the socket module's rule for makefile); ours closes it at the end
+            ws._keeper = sock.makefile("rb", buffering=0)
+            environ[SOCKET_KEPT_KEY] = True
+        return ws
+
+    @property
+    def kept(self) -> bool:
+        return self._keeper is not None
+
+    @property
+    def buffered(self) -> bool:
+        return bool(self._ready)
+
+    def active_since_last_check(self) -> bool:
+        active, self._active = self._active, False
+        return active
+
+    def when_readable(self, callback: Any) -> None:
+        if self._released:
+            return
+        stop_waiting(self._wake)
+        self._on_readable = callback
+        self._wake = call_when_readable(self._sock, self._readable)
+
+    def _readable(self) -> None:
+        # The watcher is the socket's own: once it has fired, a reader may wait on it,
+        # and _release must then leave it alone (closing the socket wakes that reader).
+        self._wake = None
+        callback, self._on_readable = self._on_readable, None
+        if callback is not None:
+            callback()
+
+    # -- receiving -------------------------------------------------------------------
+
+    def receive(self, wait: bool = True) -> str | bytes | None:
+        ready = self._ready
+        if ready:
+            return ready.pop(0)
+        if self._pending and not self._write_lock.locked():
+            self._write(b"")  # the peer may be waiting for it (the 101, say) to say more
+        chunk = self._chunk
+        raw = self._raw  # None with TLS, which may hold decrypted bytes: let it read first
+        while True:
+            if self._closed:
+                return None
+            try:
+                if raw is not None:
+                    if wait:
+                        self.waiting = True
+                        try:
+                            wait_readable(self._sock)
+                        finally:
+                            self.waiting = False
+                    count = raw.recv_into(chunk)  # readable now: no gevent wrapper needed
+                else:
+                    count = self._sock.recv_into(chunk)
+            except BlockingIOError:
+                if not wait:
+                    raise
+                continue  # a spurious wake-up: wait again
+            except OSError:
+                count = 0
+            if not count:
+                self._closed = True
+                return None
+            self._active = True
+            if not self._buffer and not self._in_fragment:
+                payload = sole_frame(chunk, count, self._max)
+                if payload is not None:
+                    if chunk[0] != FIN_TEXT:
+                        return payload
+                    try:
+                        return payload.decode("utf-8")
+                    except UnicodeDecodeError:
+                        pass  # the full path below closes the connection for it
+            self._buffer += memoryview(chunk)[:count]
+            self._split_frames()
+            if ready:
+                return ready.pop(0)
+
+    def _split_frames(self) -> None:
+        """Decode every complete frame in the buffer, in order."""
+        buf = self._buffer
+        pos = 0
+        while not self._closed:
+            head = frame_head(buf, pos)
+            if head is None:
+                break
+            if isinstance(head, int):  # header complete, payload still coming
+                if head > self._max:
+                    self._too_big()
+                break
+            if head.plain and not self._in_fragment:
+                if head.length > self._max:
+                    self._too_big()
+                    break
+                payload = unmask(buf, head)
+                if head.text:
+                    try:
+                        self._ready.append(payload.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        log.info("WebSocket text frame is not UTF-8, closing")
+                        self.close(CLOSE_INVALID_PAYLOAD, "invalid UTF-8")
+                        break
+                else:
+                    self._ready.append(payload)
+            else:
+                self._wsproto().receive_data(bytes(buf[pos : head.end]))
+                self._process_events()
+            pos = head.end
+        del buf[:pos]
+
+    def _wsproto(self) -> Connection:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = Connection(ConnectionType.SERVER)
+        return conn
+
+    def _too_big(self) -> None:
+        log.info("WebSocket message over %d bytes, closing", self._max)
+        self.close(CLOSE_MESSAGE_TOO_BIG, "message too big")
+
+    def _process_events(self) -> None:
+        conn = self._wsproto()
+        for event in conn.events():
+            if isinstance(event, Message):
+                self._collect(event)
+            elif isinstance(event, Ping):
+                self._write(conn.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                if conn.state is ConnectionState.REMOTE_CLOSING:
+                    self._write(conn.send(event.response()))
+                    self._release()
+                else:
+                    log.info("invalid WebSocket frame: %s", event.reason)
+                    self.close(event.code, "")
+                return
+            if self._closed:
+                return
+
+    def _collect(self, event: Message[Any]) -> None:
+        self._parts.append(event.data)
+        self._size += len(event.data)
+        self._in_fragment = not event.message_finished
+        if self._size > self._max:
+            self._too_big()
+            return
+        if event.message_finished:
+            parts, self._parts, self._size = self._parts, [], 0
+            if isinstance(event, TextMessage):
+                self._ready.append(parts[0] if len(parts) == 1 else "".join(parts))
+            elif isinstance(event, BytesMessage):
+                self._ready.append(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
+
+    # -- sending ---------------------------------------------------------------------
+
+    @property
+    def compresses(self) -> bool:
+        return self._compressed
+
+    def _encode(self, frames: list[str | bytes], compress: CompressFlags = True) -> bytes:
+        if self._compressed:
+            return self._encode_deflate(frames, compress)
+        if len(frames) == 1:
+            return encode_data_frame(frames[0])
+        return b"".join([encode_data_frame(frame) for frame in frames])
+
+    def _encode_deflate(self, frames: list[str | bytes], compress: CompressFlags) -> bytes:
+        """Frames of a deflate session: large ones compressed by wsproto, the rest plain.
+
+        Must run in wire order (the compressor's context follows the messages it wrote):
+        callers encode and write under the write lock, or without yielding in between."""
+        threshold = self._threshold
+        send = self._wsproto().send
+        out = []
+        for index, frame in enumerate(frames):
+            flag = compress if isinstance(compress, bool) else compress[index]
+            if flag and _byte_length_reaches(frame, threshold):
+                message = TextMessage(frame) if isinstance(frame, str) else BytesMessage(frame)
+                out.append(send(message))
+            else:
+                out.append(encode_data_frame(frame))
+        return b"".join(out)
+
+    def _check_open(self) -> None:
+        conn = self._conn
+        if self._closed or (conn is not None and conn.state is not ConnectionState.OPEN):
+            raise ConnectionResetError("WebSocket is closed")
+
+    def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
+        with self._write_lock:
+            self._check_open()
+            data = self._encode(frames, compress)
+            if self._pending:
+                data, self._pending = self._pending + data, b""
+            self._send_all(data)
+
+    def _send_all(self, data: bytes) -> None:
+        """``sendall``, trying the raw socket first: most writes fit the kernel's buffer."""
+        raw = self._raw
+        if raw is not None:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._sock.sendall(data)
+
+    def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
+        """Write without waiting when no other write is in progress.
+
+        Returns False when the caller must queue ``frames`` for the writer instead. Bytes
+        the kernel does not take at once are kept and go out first on the writer's next
+        :meth:`send_frames`, so a slow client never blocks the greenlet that emits.
+        """
+        if self._raw is None or self._pending or self._write_lock.locked():
+            return False
+        return self.try_send_encoded(self._encode(frames, compress))
+
+    def try_send_encoded(self, data: bytes) -> bool:
+        raw = self._raw
+        if raw is None or self._pending or self._write_lock.locked():
+            return False
+        self._check_open()
+        try:
+            sent = raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            self._pending = data[sent:]
+        return True
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def _write(self, data: bytes) -> None:
+        with self._write_lock:
+            if self._pending:  # what a try_send left goes first, or frames would interleave
+                data, self._pending = self._pending + data, b""
+            try:
+                self._send_all(data)
+            except OSError:
+                self._closed = True
+
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        if not self._closed and self._wsproto().state in (
+            ConnectionState.OPEN,
+            ConnectionState.REMOTE_CLOSING,
+        ):
+            self._write(self._wsproto().send(CloseConnection(code=code, reason=reason)))
+        self._release()
+
+    def _release(self) -> None:
+        """End the connection once: FIN to the peer, then the socket is closed (by us
+        when kept, else by the server when its handler returns)."""
+        self._closed = True
+        if self._released:
+            return
+        self._released = True
+        stop_waiting(self._wake)
+        self._wake = None
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        if self._keeper is not None:
+            self._keeper.close()
+
+
+def _byte_length_reaches(frame: str | bytes, threshold: int) -> bool:
+    """True when ``frame`` is at least ``threshold`` bytes long (UTF-8 for text), encoding
+    text only when its character count cannot decide."""
+    length = len(frame)
+    if length >= threshold:
+        return True
+    if isinstance(frame, bytes) or length * 4 < threshold:
+        return False
+    return len(frame.encode("utf-8")) >= threshold
