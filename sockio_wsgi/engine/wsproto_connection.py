@@ -454,22 +454,31 @@ class WsprotoWebSocket:
         the kernel does not take at once are kept and go out first on the writer's next
         :meth:`send_frames`, so a slow client never blocks the greenlet that emits.
         """
-        if self._raw is None or self._pending or self._write_lock.locked():
+        if not self._can_send_now():
             return False
-        return self.try_send_encoded(self._encode(frames, compress))
+        self._check_open()  # before encoding: a deflate context must only see sent frames
+        self._send_now(self._encode(frames, compress))
+        return True
 
     def try_send_encoded(self, data: bytes) -> bool:
-        raw = self._raw
-        if raw is None or self._pending or self._write_lock.locked():
+        if not self._can_send_now():
             return False
         self._check_open()
+        self._send_now(data)
+        return True
+
+    def _can_send_now(self) -> bool:
+        """No TLS, no leftover bytes and no other write in progress: a send may go now."""
+        return self._raw is not None and not self._pending and not self._write_lock.locked()
+
+    def _send_now(self, data: bytes) -> None:
+        """One non-blocking send; what the kernel does not take waits for the writer."""
         try:
-            sent = raw.send(data)
+            sent = self._raw.send(data)
         except BlockingIOError:
             sent = 0
         if sent < len(data):
             self._pending = data[sent:]
-        return True
 
     @property
     def has_pending(self) -> bool:
