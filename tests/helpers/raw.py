@@ -455,6 +455,13 @@ class EngineHarness:
         target = eio_target(self.eio.path, **query)
         return RawWebSocket.connect(self.address, target, headers, extensions=extensions)
 
+    def open_websocket(self) -> tuple[RawWebSocket, str]:
+        """A WebSocket-only session: the socket, its OPEN read, and the session's sid."""
+        ws = self.websocket()
+        first = ws.recv()
+        assert isinstance(first, str)
+        return ws, parse_open(first)["sid"]
+
     def wait_polling(self, sid: str, timeout: float = TIMEOUT) -> None:
         """Wait until a GET of ``sid`` is parked on the server (no event exists for it)."""
         with gevent.Timeout(timeout, AssertionError(f"no pending GET for {sid}")):

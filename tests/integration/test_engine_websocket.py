@@ -21,13 +21,6 @@ from tests.helpers.raw import (
 )
 
 
-def open_websocket(h: EngineHarness) -> tuple[RawWebSocket, str]:
-    ws = h.websocket()
-    first = ws.recv()
-    assert isinstance(first, str)
-    return ws, parse_open(first)["sid"]
-
-
 def upgrade(h: EngineHarness, sid: str) -> RawWebSocket:
     ws = h.websocket(sid=sid)
     ws.send("2probe")
@@ -50,7 +43,7 @@ def recv_skipping_noop(ws: RawWebSocket) -> str | bytes:
 
 def test_websocket_only_messages_both_ways() -> None:
     with serving_engine() as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         try:
             ws.send("4hello")
             assert h.recorder.next_message() == (sid, "hello")
@@ -81,7 +74,7 @@ def test_messages_sent_by_the_connect_handler_follow_the_open_packet() -> None:
 
 def test_client_close_packet_over_websocket() -> None:
     with serving_engine() as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         try:
             ws.send("1")
             assert h.recorder.wait_disconnect(sid) == "transport close"
@@ -93,7 +86,7 @@ def test_client_close_packet_over_websocket() -> None:
 
 def test_server_disconnect_closes_the_websocket_normally() -> None:
     with serving_engine() as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         try:
             h.eio.send(sid, "bye")
             h.eio.disconnect(sid)
@@ -106,7 +99,7 @@ def test_server_disconnect_closes_the_websocket_normally() -> None:
 
 def test_websocket_heartbeat() -> None:
     with serving_engine(ping_interval=0.3, ping_timeout=0.2) as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         try:
             for _ in range(4):
                 assert ws.recv(timeout=2) == "2"
@@ -272,8 +265,8 @@ def test_unexpected_packet_during_probe_aborts_the_upgrade() -> None:
 
 def test_message_over_max_http_buffer_size_closes_with_1009() -> None:
     with serving_engine(max_http_buffer_size=1000, echo=True) as h:
-        other, other_sid = open_websocket(h)
-        ws, sid = open_websocket(h)
+        other, other_sid = h.open_websocket()
+        ws, sid = h.open_websocket()
         try:
             ws.send("4" + "x" * 999)  # at the limit
             assert h.recorder.next_message() == (sid, "x" * 999)
@@ -293,7 +286,7 @@ def test_message_over_max_http_buffer_size_closes_with_1009() -> None:
 
 def test_binary_message_over_limit_closes_with_1009() -> None:
     with serving_engine(max_http_buffer_size=100) as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         try:
             ws.send(b"\x00" * 500)
             ws.recv_until_closed()
@@ -306,8 +299,8 @@ def test_binary_message_over_limit_closes_with_1009() -> None:
 @pytest.mark.parametrize("garbage", ["x", "9unknown", "", "0{}", "5"])
 def test_garbage_text_frame_closes_the_session(garbage: str) -> None:
     with serving_engine(echo=True) as h:
-        other, other_sid = open_websocket(h)
-        ws, sid = open_websocket(h)
+        other, other_sid = h.open_websocket()
+        ws, sid = h.open_websocket()
         try:
             ws.send(garbage)
             assert h.recorder.wait_disconnect(sid) == "parse error"
@@ -343,8 +336,8 @@ def websocket_frames() -> list[tuple[str, bytes, int]]:
 )
 def test_invalid_frames_close_the_connection(frame: bytes, code: int) -> None:
     with serving_engine(echo=True) as h:
-        other, other_sid = open_websocket(h)
-        ws, sid = open_websocket(h)
+        other, other_sid = h.open_websocket()
+        ws, sid = h.open_websocket()
         try:
             ws.send_raw(frame)
             ws.recv_until_closed()
@@ -359,14 +352,14 @@ def test_invalid_frames_close_the_connection(frame: bytes, code: int) -> None:
 
 def test_abrupt_disconnect_ends_the_session() -> None:
     with serving_engine() as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         ws.sock.close()
         assert h.recorder.wait_disconnect(sid) == "transport close"
 
 
 def test_fragmented_message_is_reassembled() -> None:
     with serving_engine(echo=True) as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         try:
             ws.send_raw(masked_frame(0x1, b"4frag", fin=False) + masked_frame(0x0, b"mented"))
             assert h.recorder.next_message() == (sid, "fragmented")
@@ -377,7 +370,7 @@ def test_fragmented_message_is_reassembled() -> None:
 
 def test_websocket_ping_frame_gets_a_pong_frame() -> None:
     with serving_engine(echo=True) as h:
-        ws, sid = open_websocket(h)
+        ws, sid = h.open_websocket()
         try:
             # a control frame between fragments is allowed and answered
             ws.send_raw(

@@ -51,13 +51,6 @@ def hibernated(eio: sockio_wsgi.EngineServer, sid: str) -> bool:
     return sock is not None and sock.ws is not None and sock._reader is None
 
 
-def open_ws(h: EngineHarness) -> tuple[RawWebSocket, str]:
-    ws = h.websocket()
-    first = ws.recv()
-    assert isinstance(first, str)
-    return ws, parse_open(first)["sid"]
-
-
 @pytest.fixture
 def engine() -> Iterator[EngineHarness]:
     with serving_engine(echo=True, idle_reader_timeout=IDLE) as h:
@@ -70,7 +63,7 @@ def engine() -> Iterator[EngineHarness]:
 def test_idle_connections_hold_no_greenlet_and_wake_on_data(engine: EngineHarness) -> None:
     gc.collect()
     before = live_greenlets()
-    sockets = [open_ws(engine) for _ in range(20)]
+    sockets = [engine.open_websocket() for _ in range(20)]
     try:
         wait_for(lambda: all(hibernated(engine.eio, sid) for _, sid in sockets), "all hibernate")
         gc.collect()
@@ -106,7 +99,7 @@ def test_message_read_with_the_upgrade_packet_is_not_left_waiting(engine: Engine
 
 
 def test_server_writes_to_a_hibernated_connection(engine: EngineHarness) -> None:
-    ws, sid = open_ws(engine)
+    ws, sid = engine.open_websocket()
     try:
         wait_for(lambda: hibernated(engine.eio, sid), "it hibernates")
         engine.eio.send(sid, "to a sleeper")
@@ -120,7 +113,7 @@ def test_peer_gone_while_hibernated_ends_the_session_and_frees_the_socket(
     engine: EngineHarness,
 ) -> None:
     fds = open_fds()
-    sockets = [open_ws(engine) for _ in range(10)]
+    sockets = [engine.open_websocket() for _ in range(10)]
     wait_for(lambda: all(hibernated(engine.eio, sid) for _, sid in sockets), "all hibernate")
     for ws, _ in sockets:
         ws.sock.close()  # no close frame: just the TCP connection going away
@@ -132,7 +125,7 @@ def test_peer_gone_while_hibernated_ends_the_session_and_frees_the_socket(
 
 def test_server_close_of_a_hibernated_connection(engine: EngineHarness) -> None:
     fds = open_fds()
-    ws, sid = open_ws(engine)
+    ws, sid = engine.open_websocket()
     wait_for(lambda: hibernated(engine.eio, sid), "it hibernates")
     engine.eio.disconnect(sid)
     assert engine.recorder.wait_disconnect(sid) == "forced close"
@@ -143,7 +136,7 @@ def test_server_close_of_a_hibernated_connection(engine: EngineHarness) -> None:
 
 def test_heartbeat_of_a_hibernated_connection() -> None:
     with serving_engine(idle_reader_timeout=IDLE, ping_interval=0.3, ping_timeout=0.5) as h:
-        ws, sid = open_ws(h)
+        ws, sid = h.open_websocket()
         try:
             for _ in range(3):  # each pong wakes a reader, which hibernates again
                 assert ws.recv() == "2"
@@ -159,7 +152,7 @@ def test_heartbeat_of_a_hibernated_connection() -> None:
 
 def test_none_keeps_a_reader_per_connection() -> None:
     with serving_engine(echo=True, idle_reader_timeout=None) as h:
-        ws, sid = open_ws(h)
+        ws, sid = h.open_websocket()
         try:
             gevent.sleep(0.3)  # longer than any sweep would wait: nothing may change
             assert h.eio.sockets[sid]._reader is not None
@@ -248,7 +241,7 @@ def test_official_client_across_hibernation(client: NodeClient) -> None:
 def test_closing_a_session_ends_its_parked_reader(engine: EngineHarness) -> None:
     """Messages in quick succession leave a reader parked on the socket; a server-side
     close must wake it (it must not be left waiting on a watcher the close stopped)."""
-    ws, sid = open_ws(engine)
+    ws, sid = engine.open_websocket()
     try:
         for text in ("4one", "4two"):  # the second wake comes soon after the first: it parks
             ws.send(text)
