@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import werkzeug.test
 from flask import Flask, current_app, has_app_context
@@ -43,8 +41,7 @@ class ManagedSession(dict[str, Any], SessionMixin):
     accessed = False
 
 
-@dataclass(frozen=True)
-class HandlerContext:
+class HandlerContext(NamedTuple):
     """What the helpers need to know about the handler that is running."""
 
     state: AppState
@@ -56,38 +53,109 @@ _current: contextvars.ContextVar[HandlerContext | None] = contextvars.ContextVar
 )
 
 
-# socket -> (url_rule, view_args, routing_exception) of its handshake request's URL
-_routing: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any]] = weakref.WeakKeyDictionary()
+class _SocketContexts:
+    """What the event contexts of one socket share, made on its first event.
+
+    Flask builds a URL adapter for every request context (a third of an event's cost) and
+    matches the URL against the app's routes on every push; a socket's events all carry
+    its handshake environ, so both are made once. Each event still gets its own request
+    object, ``g``, flashes and teardown, from a copy of a context Flask built itself (so
+    the fields Flask adds stay right without naming each one here).
+    """
+
+    __slots__ = ("environ", "template")
+
+    def __init__(self, app: Flask, environ: Mapping[str, Any]) -> None:
+        self.environ = _clean(environ)
+        template = _EventRequestContext(app, dict(self.environ), session=_TEMPLATE_SESSION)
+        template.match = _Match()  # shared by every copy
+        self.template = template
+
+    def new_context(self, session: SessionMixin | None) -> _EventRequestContext:
+        template = self.template
+        shape = _template_fields(template)
+        fields = dict(template.__dict__)
+        for key in shape.lists:
+            fields[key] = []
+        app = template.app
+        request = app.request_class(dict(self.environ))
+        request.json_module = app.json
+        if template.url_adapter is None:  # the adapter failed: its error is the request's
+            request.routing_exception = template.request.routing_exception
+        fields[shape.request] = request
+        for key in shape.session:
+            fields[key] = session
+        ctx = _EventRequestContext.__new__(_EventRequestContext)
+        ctx.__dict__.update(fields)
+        return ctx
+
+
+class _Match:
+    """The match of a socket's handshake URL (made on its first push)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self) -> None:
+        self.result: tuple[Any, Any, Any] | None = None  # (url_rule, view_args, exception)
+
+
+class _Fields(NamedTuple):
+    request: str
+    session: tuple[str, ...]
+    lists: tuple[str, ...]
+
+
+_TEMPLATE_SESSION = ManagedSession()
+_fields: list[_Fields] = []
+
+
+def _template_fields(template: RequestContext) -> _Fields:
+    """Which of a RequestContext's attributes hold its request, its session and its
+    per-request lists (found once, on the first template Flask builds)."""
+    if not _fields:
+        items = template.__dict__.items()
+        _fields.append(
+            _Fields(
+                request=next(k for k, v in items if v is template.request),
+                session=tuple(k for k, v in items if v is _TEMPLATE_SESSION),
+                lists=tuple(k for k, v in items if type(v) is list and not v),
+            )
+        )
+    return _fields[0]
+
+
+# socket -> what its event contexts share (which must not refer to the socket)
+_contexts: weakref.WeakKeyDictionary[Any, _SocketContexts] = weakref.WeakKeyDictionary()
 
 
 class _EventRequestContext(RequestContext):
-    """The request context of one Socket.IO event.
+    """The request context of one Socket.IO event (see :class:`_SocketContexts`)."""
 
-    Flask matches the request's URL against the app's routes on every push; a socket's
-    events all carry its handshake environ, so the match is made on its first event and
-    reused (a fifth of the cost of an event's context)."""
-
-    def __init__(
-        self, app: Flask, environ: dict[str, Any], session: SessionMixin | None, socket: Any
-    ) -> None:
-        super().__init__(app, environ, session=session)
-        self._socket = socket
+    match: _Match
 
     def match_request(self) -> None:
         request = self.request
-        cached = _routing.get(self._socket)
-        if cached is None:
+        match = self.match
+        if match.result is None:
             super().match_request()
             view_args = request.view_args
-            _routing[self._socket] = (
+            match.result = (
                 request.url_rule,
                 dict(view_args) if view_args is not None else None,  # handlers may change theirs
                 request.routing_exception,
             )
         else:
-            rule, view_args, request.routing_exception = cached
+            rule, view_args, request.routing_exception = match.result
             request.url_rule = rule
             request.view_args = dict(view_args) if view_args is not None else None
+
+
+def socket_contexts(socket: Any, app: Flask) -> _SocketContexts:
+    """The shared part of ``socket``'s event contexts (made on its first event)."""
+    shared = _contexts.get(socket)
+    if shared is None:
+        shared = _contexts[socket] = _SocketContexts(app, socket.handshake.environ)
+    return shared
 
 
 def current_handler() -> HandlerContext | None:
@@ -122,36 +190,45 @@ def managed_copy(app: Flask, environ: Mapping[str, Any]) -> ManagedSession:
     return ManagedSession(open_cookie_session(app, environ))
 
 
-@contextmanager
-def handler_context(
-    ctx_info: HandlerContext,
-    app: Flask,
-    environ: Mapping[str, Any],
-    event: dict[str, Any],
-    session: SessionMixin | None,
-) -> Iterator[Request]:
-    """App and request context for one handler call.
+class handler_context:  # noqa: N801 - used as a function, like contextlib's
+    """App and request context for one handler call (``with handler_context(...) as
+    request``).
 
     ``session=None`` opens the cookie session as Flask does for an HTTP request; otherwise
     the given (managed) session is ``flask.session``. ``request.sid``, ``request.namespace``
     and ``request.event`` are set as Flask-SocketIO does.
     """
-    ctx = _EventRequestContext(app, _clean(environ), session, ctx_info.socket)
-    request = ctx.request
-    request.sid = ctx_info.socket.id  # type: ignore[attr-defined]
-    request.namespace = ctx_info.socket.nsp  # type: ignore[attr-defined]
-    request.event = event  # type: ignore[attr-defined]
-    token = _current.set(ctx_info)
-    ctx.push()
-    error: BaseException | None = None
-    try:
-        yield request
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        ctx.pop(error)
-        _current.reset(token)
+
+    __slots__ = ("_info", "_ctx", "_token")
+
+    def __init__(
+        self, info: HandlerContext, app: Flask, event: dict[str, Any], session: SessionMixin | None
+    ) -> None:
+        socket = info.socket
+        ctx = socket_contexts(socket, app).new_context(session)
+        request = ctx.request
+        request.sid = socket.id  # type: ignore[attr-defined]
+        request.namespace = socket.nsp  # type: ignore[attr-defined]
+        request.event = event  # type: ignore[attr-defined]
+        self._info = info
+        self._ctx = ctx
+        self._token: contextvars.Token[HandlerContext | None] | None = None
+
+    def __enter__(self) -> Request:
+        self._token = _current.set(self._info)
+        try:
+            self._ctx.push()
+        except BaseException:
+            _current.reset(self._token)
+            raise
+        return self._ctx.request
+
+    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
+        try:
+            self._ctx.pop(error)
+        finally:
+            if self._token is not None:
+                _current.reset(self._token)
 
 
 # -- the test client's HTTP side -----------------------------------------------------

@@ -145,11 +145,7 @@ class AppState:
         """The Flask context a handler of ``socket`` runs in."""
         session = socket.data.get(SESSION_KEY) if self.manage_session else None
         return handler_context(
-            HandlerContext(self, socket),
-            self.app,
-            socket.handshake.environ,
-            {"message": event, "args": args},
-            session,
+            HandlerContext(self, socket), self.app, {"message": event, "args": args}, session
         )
 
     # -- dispatchers (called by sockio_wsgi with the socket first) ---------------------

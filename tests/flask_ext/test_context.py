@@ -97,6 +97,54 @@ def test_url_matching_of_the_handshake_is_the_same_on_every_event() -> None:
         assert second.emit("route", callback=True) == expected
 
 
+def test_each_event_has_its_own_request_and_the_url_adapter_is_made_once() -> None:
+    """The URL adapter of a socket's handshake is built once; the request object, its
+    attributes and the flashes are each event's own."""
+
+    class CountingFlask(Flask):
+        adapters = 0
+
+        def create_url_adapter(self, request: Any) -> Any:
+            if request is not None:
+                CountingFlask.adapters += 1
+            return super().create_url_adapter(request)
+
+    app = CountingFlask("ctx")
+    app.secret_key = "test secret"
+    socketio = SocketIO(app)
+    seen: list[int] = []
+
+    @socketio.on("mark")
+    def mark() -> list[Any]:
+        had = getattr(request, "marker", None)
+        request.marker = "set by an earlier event"  # type: ignore[attr-defined]
+        seen.append(id(request._get_current_object()))  # type: ignore[attr-defined]
+        return [had, request.event["message"]]
+
+    with socketio.test_client(app) as client:
+        before = CountingFlask.adapters
+        for _ in range(3):
+            assert client.emit("mark", callback=True) == [None, "mark"]
+        assert CountingFlask.adapters == before + 1  # on the first event only
+    assert len(set(seen)) == 3
+
+
+def test_a_refused_host_is_the_routing_exception_of_every_event() -> None:
+    """When Flask cannot build the URL adapter (an untrusted host), each event's request
+    carries the error, as an HTTP request's would."""
+    app, socketio = make_app()
+    app.config["TRUSTED_HOSTS"] = ["only.example"]
+
+    @socketio.on("routing")
+    def routing() -> Any:
+        error = request.routing_exception
+        return type(error).__name__ if error is not None else None
+
+    with socketio.test_client(app) as client:
+        assert client.emit("routing", callback=True) == "SecurityError"
+        assert client.emit("routing", callback=True) == "SecurityError"
+
+
 def test_managed_session_is_a_per_socket_copy_kept_across_events() -> None:
     app, socketio = make_app()
 
