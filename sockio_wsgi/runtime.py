@@ -71,17 +71,13 @@ def call_every(seconds: float, func: Callable[..., Any], *args: Any) -> Any:
 
 def call_when_readable(sock: Any, func: Callable[..., Any], *args: Any) -> Any:
     """Run ``func(*args)`` in the hub once a gevent socket has data or EOF, with no greenlet
-    waiting meanwhile; ``func`` must not block. Stop with :func:`stop_waiting`.
+    waiting meanwhile; ``func`` must not block, and must stop the watcher this returns
+    (with :func:`stop_waiting`) unless it wants to be called again.
 
     Uses the socket's own read watcher (as :func:`wait_readable` does), which is free while
     no greenlet reads the socket: nothing is allocated per call."""
     watcher = sock._read_event
-
-    def fire() -> None:
-        watcher.stop()
-        func(*args)
-
-    watcher.start(fire)
+    watcher.start(func, *args)
     return watcher
 
 

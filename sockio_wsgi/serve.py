@@ -129,19 +129,19 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             super().run_application()
             return
         self.environ[RAW_SOCKET_KEY] = self.socket
-        self.environ[SOCKET_KEEPABLE_KEY] = True
+        # only a server that leaves kept sockets open (WebSocketServer) may keep one
+        kept = getattr(self.server, "kept_sockets", None)
+        if kept is not None:
+            self.environ[SOCKET_KEEPABLE_KEY] = True
         try:
             self.result = self.application(self.environ, self.start_response)
             if self.environ.get(UPGRADED_KEY):
                 self.close_connection = True
                 self._orig_status = self.status = "101 Switching Protocols"
-                if self.environ.get(SOCKET_KEPT_KEY):
-                    # the connection lives on without this greenlet: pywsgi must neither
-                    # drain nor close the socket (the server's own close of it is held
-                    # off by the WebSocket's file object)
-                    kept = getattr(self.server, "kept_sockets", None)
-                    if kept is not None:
-                        kept.add(self.socket)
+                if kept is not None and self.environ.get(SOCKET_KEPT_KEY):
+                    # the connection lives on without this greenlet: neither pywsgi nor
+                    # the server may drain or close the socket (the WebSocket closes it)
+                    kept.add(self.socket)
                     self.socket = None
                     # the environ stays as the connection's handshake: its request body
                     # stream (and pywsgi's read buffer behind it) goes with the request
@@ -156,14 +156,19 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
 
 class WebSocketServer(pywsgi.WSGIServer):  # type: ignore[misc]
-    """pywsgi's server, whose ``stop()`` also ends the WebSockets that outlived their
-    handler greenlet (pywsgi's own stop only ends greenlets)."""
+    """pywsgi's server, which leaves open the WebSockets that outlive their handler
+    greenlet (their WebSocket closes them) and whose ``stop()`` also ends those (pywsgi's
+    own stop only ends greenlets)."""
 
     def __init__(self, *args: Any, log_requests: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("handler_class", WebSocketHandler)
         super().__init__(*args, **kwargs)
         self.log_requests = log_requests
         self.kept_sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        if sock not in self.kept_sockets:
+            super().do_close(sock, *args)
 
     def stop(self, timeout: float | None = None) -> None:
         for sock in list(self.kept_sockets):

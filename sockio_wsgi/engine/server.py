@@ -100,6 +100,8 @@ class EngineServer:
             raise ValueError("idle_reader_timeout must be positive or None")
         # ends the reader greenlets of idle WebSockets (engine/idle.py)
         self._idle = IdleSweeper(idle_reader_timeout / 2) if idle_reader_timeout else None
+        # bound once, not per connection: every socket holds the same two objects
+        self._callbacks = (self._on_message, self._on_close)
         self._handlers: dict[str, Callable[..., Any]] = {}
         self.closing = False  # after close(): handshakes get 503
         _live.add(self)
@@ -255,7 +257,7 @@ class EngineServer:
         )
         upgrades = ["websocket"] if ws is None and "websocket" in self.transports else []
         open_packet = session.open_packet(upgrades, self.max_http_buffer_size)
-        sock = EngineSocket(session, environ, self._on_message, self._on_close, self._idle)
+        sock = EngineSocket(session, environ, *self._callbacks, self._idle)
         if ws is not None:
             session.send([open_packet])  # OPEN goes first, before anything a handler sends
         self.sockets[sid] = sock

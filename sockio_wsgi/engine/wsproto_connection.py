@@ -199,17 +199,18 @@ class WsprotoWebSocket:
         self.deflate: Extension | None = None  # the negotiated permessage-deflate
         self._write_lock = Semaphore()
         self._pending = b""  # bytes the kernel did not take during a try_send
-        self._ready: list[str | bytes] = []  # a list: an empty deque costs 0.7 KiB
+        # messages read but not yet received, and the parts of a fragmented one: made on
+        # first need (most reads hold one whole frame, taken without either)
+        self._ready: list[str | bytes] | None = None
         self._buffer = bytearray()  # a partial frame (or frames) left from earlier reads
         # the receive buffer shared by this hub's connections (runtime.scratch_buffer)
         self._chunk = scratch_buffer(_RECV_SIZE)
-        self._parts: list[Any] = []
+        self._parts: list[Any] | None = None
         self._size = 0
         self._in_fragment = False  # wsproto holds the first frames of a message
         self._closed = False
         self._released = False
-        # holds the socket open once the handler that accepted it has closed it
-        self._keeper: Any = None
+        self._kept = False  # the server left the socket to us: we close it at the end
         self._wake: Any = None  # the readiness watcher of a hibernated connection
         self._on_readable: Any = None  # what to call when it fires
         self.waiting = False
@@ -236,15 +237,13 @@ class WsprotoWebSocket:
         if negotiated:
             ws.deflate = extensions[0]
         if environ.get(SOCKET_KEEPABLE_KEY) and ws._raw is not None:
-            # a file object of the socket keeps its descriptor open through the server's
-            # own close (the socket module's rule for makefile); ours closes it at the end
-            ws._keeper = sock.makefile("rb", buffering=0)
+            ws._kept = True
             environ[SOCKET_KEPT_KEY] = True
         return ws
 
     @property
     def kept(self) -> bool:
-        return self._keeper is not None
+        return self._kept
 
     @property
     def buffered(self) -> bool:
@@ -264,6 +263,7 @@ class WsprotoWebSocket:
     def _readable(self) -> None:
         # The watcher is the socket's own: once it has fired, a reader may wait on it,
         # and _release must then leave it alone (closing the socket wakes that reader).
+        stop_waiting(self._wake)
         self._wake = None
         callback, self._on_readable = self._on_readable, None
         if callback is not None:
@@ -314,6 +314,7 @@ class WsprotoWebSocket:
                         pass  # the full path below closes the connection for it
             self._buffer += memoryview(chunk)[:count]
             self._split_frames()
+            ready = self._ready
             if ready:
                 return ready.pop(0)
 
@@ -336,13 +337,13 @@ class WsprotoWebSocket:
                 payload = unmask(buf, head)
                 if head.text:
                     try:
-                        self._ready.append(payload.decode("utf-8"))
+                        self._add_ready(payload.decode("utf-8"))
                     except UnicodeDecodeError:
                         log.info("WebSocket text frame is not UTF-8, closing")
                         self.close(CLOSE_INVALID_PAYLOAD, "invalid UTF-8")
                         break
                 else:
-                    self._ready.append(payload)
+                    self._add_ready(payload)
             else:
                 self._wsproto().receive_data(bytes(buf[pos : head.end]))
                 self._process_events()
@@ -377,7 +378,15 @@ class WsprotoWebSocket:
             if self._closed:
                 return
 
+    def _add_ready(self, message: str | bytes) -> None:
+        if self._ready is None:
+            self._ready = [message]
+        else:
+            self._ready.append(message)
+
     def _collect(self, event: Message[Any]) -> None:
+        if self._parts is None:
+            self._parts = []
         self._parts.append(event.data)
         self._size += len(event.data)
         self._in_fragment = not event.message_finished
@@ -385,11 +394,11 @@ class WsprotoWebSocket:
             self._too_big()
             return
         if event.message_finished:
-            parts, self._parts, self._size = self._parts, [], 0
+            parts, self._parts, self._size = self._parts, None, 0
             if isinstance(event, TextMessage):
-                self._ready.append(parts[0] if len(parts) == 1 else "".join(parts))
+                self._add_ready(parts[0] if len(parts) == 1 else "".join(parts))
             elif isinstance(event, BytesMessage):
-                self._ready.append(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
+                self._add_ready(bytes(parts[0]) if len(parts) == 1 else b"".join(parts))
 
     # -- sending ---------------------------------------------------------------------
 
@@ -512,8 +521,8 @@ class WsprotoWebSocket:
         self._wake = None
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        if self._keeper is not None:
-            self._keeper.close()
+        if self._kept:
+            self._sock.close()
 
 
 def _byte_length_reaches(frame: str | bytes, threshold: int) -> bool:

@@ -78,7 +78,7 @@ class JsonDecoder:
         self._max_attachments = max_attachments
         self._pending: SioPacket | None = None
         self._expected = 0
-        self._buffers: list[bytes] = []
+        self._buffers: list[bytes] | None = None  # made when a packet announces attachments
 
     @property
     def waiting_for_attachments(self) -> bool:
@@ -98,14 +98,14 @@ class JsonDecoder:
                 return self._finish(packet, [])
             self._pending, self._expected, self._buffers = packet, count, []
             return None
-        if self._pending is None:
+        pending, buffers = self._pending, self._buffers
+        if pending is None or buffers is None:
             raise ProtocolError("binary message received without a packet announcing it")
-        self._buffers.append(bytes(data))
-        if len(self._buffers) < self._expected:
+        buffers.append(bytes(data))
+        if len(buffers) < self._expected:
             return None
-        packet, buffers = self._pending, self._buffers
-        self._pending, self._expected, self._buffers = None, 0, []
-        return self._finish(packet, buffers)
+        self._pending, self._expected, self._buffers = None, 0, None
+        return self._finish(pending, buffers)
 
     @staticmethod
     def _finish(packet: SioPacket, buffers: list[bytes]) -> SioPacket:
@@ -118,4 +118,4 @@ class JsonDecoder:
 
     def reset(self) -> None:
         """Drop a partly received packet (the connection is going away)."""
-        self._pending, self._expected, self._buffers = None, 0, []
+        self._pending, self._expected, self._buffers = None, 0, None

@@ -9,7 +9,7 @@ its traceback and the client only learns that it was refused.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi.exceptions import ConnectionRefusedError
@@ -26,7 +26,7 @@ REJECTED = "Connection rejected by server"
 
 
 def run_middlewares(
-    middlewares: list[Middleware], socket: Socket, auth: Any, nsp: str
+    middlewares: Sequence[Middleware], socket: Socket, auth: Any, nsp: str
 ) -> ConnectionRefusedError | None:
     """Run each middleware in order; the first refusal stops the chain."""
     for middleware in list(middlewares):
@@ -60,7 +60,7 @@ def run_connect_handler(
 
 
 def run_packet_middlewares(
-    middlewares: list[Callable[..., Any]], socket: Socket, packet: list[Any]
+    middlewares: Sequence[Callable[..., Any]], socket: Socket, packet: list[Any]
 ) -> Exception | None:
     """``socket.use`` middleware: the exception that dropped the event, or ``None``."""
     for middleware in list(middlewares):

@@ -131,14 +131,14 @@ class Namespace(BroadcastMethods, CatchAll):
             found = self.parent.handlers.get(event)
         return found
 
-    def _group(self, attribute: str) -> list[Any]:
-        own: list[Any] = getattr(self, attribute)
+    def _group(self, attribute: str) -> Sequence[Any]:
+        own: Sequence[Any] = getattr(self, attribute)
         if self.parent is None:
             return own
         return [*getattr(self.parent, attribute), *own]
 
     @property
-    def any_outgoing(self) -> list[AnyListener]:
+    def any_outgoing(self) -> Sequence[AnyListener]:
         return self._group("_any_outgoing")
 
     # -- broadcasting ----------------------------------------------------------------

@@ -57,12 +57,13 @@ class Socket(CatchAll):
         self.data: dict[str, Any] = {}
         self.connected = False
         self._connecting = True
-        self._held: list[Packet] = []
+        # Tuples replaced on change and a list made on first need: every idle connection
+        # holds these, and empty tuples cost neither memory nor a collector's scan.
+        self._held: tuple[Packet, ...] = ()
         self._acks: dict[int, AckCallback] = {}
-        # lists, not a set and a deque: empty ones cost a tenth, on every idle connection
-        self._ack_waiters: list[Any] = []
-        self._middlewares: list[PacketMiddleware] = []
-        self._inbox: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._ack_waiters: tuple[Any, ...] = ()
+        self._middlewares: tuple[PacketMiddleware, ...] = ()
+        self._inbox: list[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
         self._busy = False  # a task of this socket is running (tasks never overlap)
 
     def __repr__(self) -> str:
@@ -103,7 +104,7 @@ class Socket(CatchAll):
         Raises :class:`~sockio_wsgi.TimeoutError` or :class:`DisconnectedError`.
         """
         result = runtime.AsyncResult()
-        self._ack_waiters.append(result)
+        self._ack_waiters = (*self._ack_waiters, result)
         ack_id = self._register_ack(lambda *reply: result.set(reply))
         try:
             self._notify_outgoing(event, args)
@@ -115,7 +116,7 @@ class Socket(CatchAll):
         except runtime.Timeout:
             raise TimeoutError(f"no ack for {event!r} within {timeout}s") from None
         finally:
-            self._ack_waiters.remove(result)
+            self._ack_waiters = tuple(w for w in self._ack_waiters if w is not result)
             self._acks.pop(ack_id, None)
         return unwrap(reply)
 
@@ -151,7 +152,7 @@ class Socket(CatchAll):
 
         ``compress`` is the emit's compression flag, for the transport to honour."""
         if self._connecting:
-            self._held.extend(packets)
+            self._held = (*self._held, *packets)
             return True
         if not self.connected:
             return False
@@ -181,7 +182,7 @@ class Socket(CatchAll):
         no ack) and the namespace's ``error`` handler, when registered, is called as
         ``error(socket, exc)``; otherwise the refusal is logged.
         """
-        self._middlewares.append(middleware)
+        self._middlewares = (*self._middlewares, middleware)
         return middleware
 
     def to(self, rooms: str | Iterable[str]) -> BroadcastOperator:
@@ -220,7 +221,7 @@ class Socket(CatchAll):
         A socket its connect handler already disconnected stays disconnected: the
         client gets CONNECT followed by the held DISCONNECT.
         """
-        held, self._held = self._held, []
+        held, self._held = self._held, ()
         if self._connecting:
             self._connecting = False
             self.connected = True
@@ -230,7 +231,7 @@ class Socket(CatchAll):
     def _refused(self) -> None:
         """The connect handler refused: forget the attempt so the client may retry."""
         self._connecting = False
-        self._held = []
+        self._held = ()
         self.client.forget(self)
 
     def _on_packet(self, packet: SioPacket) -> None:
@@ -292,20 +293,24 @@ class Socket(CatchAll):
         in a worker greenlet. Either way one socket's tasks never overlap.
         """
         if self._busy:
-            self._inbox.append((func, args))
+            self._queue(func, args)
             return
         self._busy = True
         if self.client.esock.is_reader:
             self._call(func, args)
             self._drain()
         else:
-            self._inbox.append((func, args))
+            self._queue(func, args)
             runtime.spawn(self._drain)
 
+    def _queue(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if self._inbox is None:
+            self._inbox = []
+        self._inbox.append((func, args))
+
     def _drain(self) -> None:
-        inbox = self._inbox
-        while inbox:
-            func, args = inbox.pop(0)
+        while self._inbox:  # read each time: a task may make the list
+            func, args = self._inbox.pop(0)
             self._call(func, args)
         self._busy = False
 

@@ -282,3 +282,22 @@ def test_a_handler_timeout_does_not_deafen_the_connection() -> None:
             assert client.emit_with_ack("echo", "and here", timeout=5) == "and here"
         finally:
             client.disconnect()
+
+
+def test_our_handler_on_a_plain_pywsgi_server_keeps_its_greenlet() -> None:
+    """pywsgi's own server closes a connection when its handler returns: under it our
+    handler does not hand the socket over, and an idle WebSocket keeps its reader."""
+    with serving_engine(
+        echo=True, handler_class=sockio_wsgi.WebSocketHandler, idle_reader_timeout=IDLE
+    ) as h:
+        ws, sid = h.open_websocket()
+        try:
+            sock = h.eio.sockets[sid]
+            assert sock.ws is not None and not sock.ws.kept
+            gevent.sleep(IDLE * 3)  # idle through several sweeps: the condition under test
+            assert sock._reader is not None
+            ws.send("4still here")
+            assert ws.recv() == "4still here"
+            assert h.recorder.next_message() == (sid, "still here")
+        finally:
+            ws.close()
