@@ -6,6 +6,7 @@ visible in one file and the rest of the code reads as plain sequential Python.
 
 from __future__ import annotations
 
+import _socket
 import time
 import weakref
 from collections.abc import Callable
@@ -113,6 +114,38 @@ def scratch_buffer(size: int) -> bytearray:
     if buffer is None or len(buffer) < size:
         buffer = _scratch[hub] = bytearray(size)
     return buffer
+
+
+def os_socket(sock: Any) -> Any:
+    """The non-blocking OS socket under a plain gevent socket, or ``None`` (TLS, or not
+    gevent's). Reads and writes on it skip gevent's wrapper: for a read once gevent says
+    the socket is readable, and for a write that the kernel's buffer takes at once."""
+    if hasattr(sock, "_sslobj"):  # TLS: bytes must go through the SSL layer
+        return None
+    raw = getattr(sock, "_sock", None)
+    return raw if isinstance(raw, _socket.socket) else None
+
+
+def send_some(raw: Any, data: bytes | bytearray | memoryview) -> int:
+    """One non-blocking send on an OS socket: how many bytes the kernel took (0 when its
+    buffer is full). Other errors propagate."""
+    try:
+        sent: int = raw.send(data)
+    except BlockingIOError:
+        return 0
+    return sent
+
+
+def send_all(sock: Any, raw: Any, data: bytes | bytearray | memoryview) -> None:
+    """``sock.sendall(data)``, first trying one send on ``raw`` (its :func:`os_socket`, or
+    ``None``): most writes fit the kernel's buffer, and gevent's ``sendall`` also asks
+    the kernel for the buffer's size on every call."""
+    if raw is not None:
+        sent = send_some(raw, data)
+        if sent == len(data):
+            return
+        data = memoryview(data)[sent:]
+    sock.sendall(data)
 
 
 def wait_readable(sock: Any) -> None:

@@ -11,12 +11,15 @@ import contextlib
 import io
 import logging
 import socket
+import time
 import weakref
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any
 
 from gevent import pywsgi
 
+from sockio_wsgi import runtime
 from sockio_wsgi.engine.websocket import (
     RAW_SOCKET_KEY,
     SOCKET_KEEPABLE_KEY,
@@ -40,6 +43,21 @@ EMPTY_INPUT = io.BytesIO(b"")
 
 MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
+
+# a response body up to this size is sent in the same write as the response's head
+SMALL_BODY = 65536
+
+
+_date: list[Any] = [0, b""]  # [second, its HTTP date]
+
+
+def http_date() -> bytes:
+    """The ``Date`` header's value, formatted once a second."""
+    now = int(time.time())
+    if _date[0] != now:
+        _date[0], _date[1] = now, formatdate(now, usegmt=True).encode("latin-1")
+    value: bytes = _date[1]
+    return value
 
 
 class RequestHeaders:
@@ -107,6 +125,11 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     MessageClass = RequestHeaders
     socket: Any  # None once a kept WebSocket has taken the connection over
+    # pywsgi's own attributes that the methods below use
+    code: int
+    status: Any
+    response_length: int
+    provided_date: Any
 
     def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
         if rfile is None:
@@ -118,11 +141,48 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         # response or a WebSocket frame is the whole message, and waiting costs ~40 ms.
         with contextlib.suppress(OSError, AttributeError):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._os_socket = runtime.os_socket(self.socket)
+        self._head: bytes | None = None
         super().handle()
 
     def log_request(self) -> None:
         if getattr(self.server, "log_requests", True):  # formatting it costs every request
             super().log_request()
+
+    # -- responses: pywsgi's, with fewer system calls ------------------------------------
+
+    def finalize_headers(self) -> None:
+        if self.provided_date is None:  # pywsgi formats the date for every response
+            self.response_headers.append((b"Date", http_date()))
+            self.provided_date = True
+        super().finalize_headers()
+
+    def _write_with_headers(self, data: bytes) -> None:
+        # pywsgi sends the head and the body in two writes (two packets); a small body
+        # (a polling response: nearly always) goes out with its head in one
+        if len(data) > SMALL_BODY:
+            super()._write_with_headers(data)
+            return
+        self._head = b""  # _sendall holds the head back until the body comes
+        try:
+            super()._write_with_headers(data)
+        finally:
+            held, self._head = self._head, None
+        if held:
+            self._sendall(held)
+
+    def _sendall(self, data: bytes) -> None:
+        if self._head is not None:
+            self._head += data
+            return
+        try:
+            runtime.send_all(self.socket, self._os_socket, data)
+        except OSError as exc:  # as pywsgi records it, for its log line and its caller
+            self.status = f"socket error: {exc}"
+            if self.code > 0:
+                self.code = -self.code
+            raise
+        self.response_length += len(data)
 
     def run_application(self) -> None:
         if self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":

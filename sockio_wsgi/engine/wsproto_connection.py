@@ -15,7 +15,6 @@ decompressor (:class:`BoundedDeflate`), so a decompression bomb stops at
 
 from __future__ import annotations
 
-import _socket
 import contextlib
 import logging
 import socket
@@ -56,7 +55,10 @@ from sockio_wsgi.protocol.wsframes import (
 from sockio_wsgi.runtime import (
     Semaphore,
     call_when_readable,
+    os_socket,
     scratch_buffer,
+    send_all,
+    send_some,
     stop_waiting,
     wait_readable,
 )
@@ -186,10 +188,7 @@ class WsprotoWebSocket:
         compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
     ) -> None:
         self._sock = sock
-        raw = getattr(sock, "_sock", None)  # gevent's non-blocking socket underneath
-        if getattr(sock, "_sslobj", None) is not None:
-            raw = None  # TLS: bytes must go through the SSL layer, never the raw socket
-        self._raw: Any = raw if isinstance(raw, _socket.socket) else None
+        self._raw: Any = os_socket(sock)  # None with TLS
         # wsproto, made on first need (a control, fragmented or compressed frame, the
         # close): most connections only ever see the plain frames of the fast path
         self._conn = conn
@@ -444,17 +443,7 @@ class WsprotoWebSocket:
             self._send_all(data)
 
     def _send_all(self, data: bytes) -> None:
-        """``sendall``, trying the raw socket first: most writes fit the kernel's buffer."""
-        raw = self._raw
-        if raw is not None:
-            try:
-                sent = raw.send(data)
-            except BlockingIOError:
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-        self._sock.sendall(data)
+        send_all(self._sock, self._raw, data)
 
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting when no other write is in progress.
@@ -482,10 +471,7 @@ class WsprotoWebSocket:
 
     def _send_now(self, data: bytes) -> None:
         """One non-blocking send; what the kernel does not take waits for the writer."""
-        try:
-            sent = self._raw.send(data)
-        except BlockingIOError:
-            sent = 0
+        sent = send_some(self._raw, data)
         if sent < len(data):
             self._pending = data[sent:]
 
