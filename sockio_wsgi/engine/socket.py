@@ -230,7 +230,7 @@ class EngineSocket:
         deadline = self.session.next_deadline()
         if deadline is not None:
             delay = max(0.0, deadline - runtime.monotonic())
-            self._timer = runtime.call_later(delay, runtime.spawn, self._on_timer)
+            self._timer = runtime.call_later(delay, runtime.run_soon, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -391,9 +391,9 @@ class EngineSocket:
             assert self._idle is not None  # only kept sockets with a sweeper hibernate
             one_shot = now - self._last_wake > 2 * self._idle.interval
             self._last_wake = now
-            reader = runtime.greenlet_for_hub(self._read_guarded)
+            reader = runtime.hub_worker()
             self._reader = reader
-            reader.switch(self.ws, one_shot)
+            reader.switch(self._read_guarded, (self.ws, one_shot))
 
     def _read_guarded(self, ws: WebSocket, one_shot: bool) -> None:
         """The body of a reader started from the hub: nothing above it would log an error

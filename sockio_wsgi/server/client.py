@@ -35,7 +35,7 @@ class Client:
         self._close_reason: str | None = None  # overrides the Engine.IO reason
         # a loop timer, not a sleeping greenlet: the hub calls it, it spawns the check
         self._connect_timer: Any = runtime.call_later(
-            server.connect_timeout, runtime.spawn, self._connect_timeout
+            server.connect_timeout, runtime.run_soon, self._connect_timeout
         )
 
     @property

@@ -237,7 +237,7 @@ class Socket(CatchAll):
     def _on_packet(self, packet: SioPacket) -> None:
         if packet.type is SioType.EVENT:
             if self.namespace.server.async_handlers:
-                runtime.spawn(self._call, self.namespace.dispatch_event, (self, packet))
+                runtime.run_soon(self._call, self.namespace.dispatch_event, (self, packet))
             else:
                 self.run(self.namespace.dispatch_event, self, packet)
         elif packet.type is SioType.ACK:
@@ -301,7 +301,7 @@ class Socket(CatchAll):
             self._drain()
         else:
             self._queue(func, args)
-            runtime.spawn(self._drain)
+            runtime.run_soon(self._drain)
 
     def _queue(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
         if self._inbox is None:
