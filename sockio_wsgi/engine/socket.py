@@ -330,15 +330,13 @@ class EngineSocket:
             self._reader = runtime.spawn(self._read_frames, self.ws)
 
     def _read_loop(self, ws: WebSocket) -> None:
-        self._reader = runtime.current()
-        if ws.kept and self._idle is not None:
+        if ws.kept and self._idle is not None and not ws.buffered:
             # The connection outlives this request's greenlet, whose stack is the deepest
-            # (the WSGI server's): it reads what the client says first (its CONNECT, as a
-            # rule: a new greenlet for it would cost more than the wait), then ends, and a
-            # reader starts when more bytes arrive. The writer closes the connection.
-            self._last_wake = runtime.monotonic()
-            self._read_frames(ws, one_shot=True, wait_first=True)
-            return
+            # (the WSGI server's): it ends now, and a reader starts when bytes arrive.
+            self._reader = None
+            ws.when_readable(self._wake_reader)
+            return  # the writer closes the connection when the session ends
+        self._reader = runtime.current()
         self._read_frames(ws)
         if ws.kept:
             return
@@ -350,14 +348,14 @@ class EngineSocket:
             self._writer.join(timeout=5)
         ws.close()
 
-    def _read_frames(self, ws: WebSocket, one_shot: bool = False, wait_first: bool = False) -> None:
+    def _read_frames(self, ws: WebSocket, one_shot: bool = False) -> None:
         me = runtime.current()
         _readers[me] = self
         idle = self._idle if ws.kept else None
         if idle is not None:
             idle.awake(self)
         try:
-            self._read_until_handed_over(ws, me, one_shot, wait_first)
+            self._read_until_handed_over(ws, me, one_shot)
         except (Hibernate, BlockingIOError):  # idle for a sweep, or a one-shot read is done
             self._reader = None
             ws.when_readable(self._wake_reader)
@@ -406,17 +404,13 @@ class EngineSocket:
             log.exception("reader of session %s failed", self.sid)
             self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
 
-    def _read_until_handed_over(
-        self, ws: WebSocket, me: Any, one_shot: bool = False, wait_first: bool = False
-    ) -> None:
+    def _read_until_handed_over(self, ws: WebSocket, me: Any, one_shot: bool = False) -> None:
         """Read and deliver until the session ends or another greenlet takes over reading;
-        ``one_shot`` raises ``BlockingIOError`` once nothing more has arrived (after
-        waiting for the first bytes with ``wait_first``)."""
+        ``one_shot`` raises ``BlockingIOError`` once nothing more has arrived."""
         session = self.session
-        wait = not one_shot or wait_first
+        wait = not one_shot
         while not session.closed and self._reader is me:
             frame = ws.receive(wait)
-            wait = not one_shot
             if frame is None:
                 self._apply(session.close(CloseReason.TRANSPORT_CLOSE))
                 break
