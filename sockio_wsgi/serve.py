@@ -114,6 +114,19 @@ class RequestHeaders:
         self._values = [(key, value) for key, value in self._values if key != name]
         self.headers = [line for line in self.headers if line.partition(":")[0].lower() != name]
 
+    def environ_items(self) -> list[tuple[str, str]]:
+        """The ``HTTP_*`` entries of a WSGI environ, as pywsgi makes them: names holding an
+        underscore are dropped (they could pass for another header), Content-Type and
+        Content-Length have environ keys of their own."""
+        items = []
+        for name, value in self._values:
+            if "_" in name:
+                continue
+            key = name.upper().replace("-", "_")
+            if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
+                items.append(("HTTP_" + key, value))
+        return items
+
     @property
     def typeheader(self) -> str | None:
         value: str | None = self.get("content-type")
@@ -130,6 +143,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     status: Any
     response_length: int
     provided_date: Any
+    request_version: str
+    headers: Any
 
     def __init__(self, sock: Any, address: Any, server: Any, rfile: Any = None) -> None:
         if rfile is None:
@@ -148,6 +163,20 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def log_request(self) -> None:
         if getattr(self.server, "log_requests", True):  # formatting it costs every request
             super().log_request()
+
+    # -- requests: pywsgi's, with the header lines read once ---------------------------
+
+    def _check_http_version(self) -> bool:
+        if self.request_version in ("HTTP/1.1", "HTTP/1.0"):  # nearly every request
+            return True
+        result: bool = super()._check_http_version()
+        return result
+
+    def _headers(self) -> Any:
+        headers = self.headers
+        if isinstance(headers, RequestHeaders):  # pywsgi would split every line again
+            return headers.environ_items()
+        return super()._headers()
 
     # -- responses: pywsgi's, with fewer system calls ------------------------------------
 

@@ -60,6 +60,33 @@ def test_headers_reach_the_environ(server: tuple[Running, Seen]) -> None:
     assert environ["body"] == b"abc"
 
 
+def test_environ_keys_as_pywsgi_makes_them(server: tuple[Running, Seen]) -> None:
+    """Repeated headers are joined (cookies with "; "), names with an underscore are
+    dropped (they could pass for another header), HTTP/1.0 is served."""
+    running, seen = server
+    reply = exchange(
+        running,
+        b"GET / HTTP/1.0\r\nHost: h\r\nX-Many: 1\r\nX-Many: 2\r\nCookie: a=1\r\n"
+        b"Cookie: b=2\r\nX_Sneaky: no\r\nX-Dash-Name: yes\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 200")
+    environ = seen[0]
+    assert environ["HTTP_X_MANY"] == "1,2"
+    assert environ["HTTP_COOKIE"] == "a=1; b=2"
+    assert environ["HTTP_X_DASH_NAME"] == "yes"
+    assert "HTTP_X_SNEAKY" not in environ
+    assert environ["SERVER_PROTOCOL"] == "HTTP/1.0"
+
+
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/0.8", b"HTTX/1.1"])
+def test_unsupported_http_versions_get_400(server: tuple[Running, Seen], version: bytes) -> None:
+    running, seen = server
+    assert exchange(running, b"GET / " + version + b"\r\nHost: h\r\n\r\n").startswith(
+        b"HTTP/1.1 400"
+    )
+    assert seen == []
+
+
 def test_chunked_bodies_still_work(server: tuple[Running, Seen]) -> None:
     running, seen = server
     reply = exchange(
