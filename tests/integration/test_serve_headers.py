@@ -43,15 +43,19 @@ def exchange(running: Running, head: bytes) -> bytes:
         return reply
 
 
-def test_headers_reach_the_environ(server: tuple[Running, Seen]) -> None:
+def environ_of(server: tuple[Running, Seen], head: bytes) -> dict[str, Any]:
+    """The environ the app saw for one request (answered 200)."""
     running, seen = server
-    reply = exchange(
-        running,
+    assert exchange(running, head).startswith(b"HTTP/1.1 200")
+    return seen[0]
+
+
+def test_headers_reach_the_environ(server: tuple[Running, Seen]) -> None:
+    environ = environ_of(
+        server,
         b"POST /x?a=1 HTTP/1.1\r\nHost: h\r\nX-Thing:  spaced  \r\nX-Folded: one\r\n two\r\n"
         b"Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
     )
-    assert reply.startswith(b"HTTP/1.1 200")
-    environ = seen[0]
     assert environ["HTTP_X_THING"] == "spaced"
     assert environ["HTTP_X_FOLDED"].split() == ["one", "two"]
     assert environ["CONTENT_TYPE"] == "text/plain"
@@ -63,14 +67,11 @@ def test_headers_reach_the_environ(server: tuple[Running, Seen]) -> None:
 def test_environ_keys_as_pywsgi_makes_them(server: tuple[Running, Seen]) -> None:
     """Repeated headers are joined (cookies with "; "), names with an underscore are
     dropped (they could pass for another header), HTTP/1.0 is served."""
-    running, seen = server
-    reply = exchange(
-        running,
+    environ = environ_of(
+        server,
         b"GET / HTTP/1.0\r\nHost: h\r\nX-Many: 1\r\nX-Many: 2\r\nCookie: a=1\r\n"
         b"Cookie: b=2\r\nX_Sneaky: no\r\nX-Dash-Name: yes\r\n\r\n",
     )
-    assert reply.startswith(b"HTTP/1.1 200")
-    environ = seen[0]
     assert environ["HTTP_X_MANY"] == "1,2"
     assert environ["HTTP_COOKIE"] == "a=1; b=2"
     assert environ["HTTP_X_DASH_NAME"] == "yes"
