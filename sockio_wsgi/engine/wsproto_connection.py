@@ -459,10 +459,18 @@ class WsprotoWebSocket:
         return True
 
     def try_send_encoded(self, data: bytes) -> bool:
-        if not self._can_send_now():
+        # written out in full: a broadcast calls this once per recipient
+        raw = self._raw
+        if raw is None or self._pending or self._write_lock.locked():
             return False
-        self._check_open()
-        self._send_now(data)
+        if self._closed or self._conn is not None:
+            self._check_open()
+        try:
+            sent = raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            self._pending = data[sent:]
         return True
 
     def _can_send_now(self) -> bool:
