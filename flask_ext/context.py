@@ -80,6 +80,8 @@ class _SocketContexts:
         app = template.app
         request = app.request_class(dict(self.environ))
         request.json_module = app.json
+        # what Flask's adapter sets on the request it is built for (the host check)
+        request.trusted_hosts = template.request.trusted_hosts
         if template.url_adapter is None:  # the adapter failed: its error is the request's
             request.routing_exception = template.request.routing_exception
         fields[shape.request] = request
@@ -131,11 +133,14 @@ _contexts: weakref.WeakKeyDictionary[Any, _SocketContexts] = weakref.WeakKeyDict
 class _EventRequestContext(RequestContext):
     """The request context of one Socket.IO event (see :class:`_SocketContexts`)."""
 
-    match: _Match
+    match: _Match | None = None  # None in a copy() Flask makes (matched as Flask does)
 
     def match_request(self) -> None:
         request = self.request
         match = self.match
+        if match is None:
+            super().match_request()
+            return
         if match.result is None:
             super().match_request()
             view_args = request.view_args

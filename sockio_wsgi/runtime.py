@@ -42,9 +42,17 @@ def spawn(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     return gevent.spawn(func, *args, **kwargs)
 
 
-# parked worker greenlets of each hub, for run_soon
-_workers: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
-MAX_IDLE_WORKERS = 64
+MAX_IDLE_WORKERS = 64  # parked worker greenlets kept per hub, for run_soon
+
+
+def idle_workers(hub: Any = None) -> list[Any]:
+    """The parked workers of ``hub`` (this thread's by default), kept on the hub itself:
+    they die with it, and each thread's hub has its own."""
+    hub = hub if hub is not None else gevent.get_hub()
+    idle: list[Any] | None = getattr(hub, "_sockio_idle_workers", None)
+    if idle is None:
+        idle = hub._sockio_idle_workers = []
+    return idle
 
 
 def run_soon(func: Callable[..., Any], *args: Any) -> None:
@@ -55,11 +63,10 @@ def run_soon(func: Callable[..., Any], *args: Any) -> None:
     for every one), a parked one a switch. Each task starts with empty context variables;
     greenlet-local data (``gevent.local``, a patched ``threading.local``) may outlive a
     task, as a thread's does in a threaded server. Errors are logged."""
-    hub = gevent.get_hub()
-    hub.loop.run_callback(_start_task, hub, func, args)
+    gevent.get_hub().loop.run_callback(_start_task, func, args)
 
 
-def _start_task(hub: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _start_task(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     hub_worker().switch(func, args)
 
 
@@ -72,7 +79,7 @@ def hub_worker() -> Any:
     hub = gevent.get_hub()
     if gevent.getcurrent() is not hub:
         raise RuntimeError("hub_worker is only for callbacks that run in the hub")
-    idle = _workers.get(hub)
+    idle = idle_workers(hub)
     if idle:
         worker = idle.pop()
         worker.gr_context = contextvars.Context()
@@ -83,9 +90,7 @@ def hub_worker() -> Any:
 def _work(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     me = greenlet.getcurrent()
     hub = me.parent
-    idle = _workers.get(hub)
-    if idle is None:
-        idle = _workers[hub] = []
+    idle = idle_workers(hub)
     while True:
         try:
             func(*args)

@@ -48,15 +48,17 @@ MAX_HEADERS = 100
 SMALL_BODY = 65536
 
 
-_date: list[Any] = [0, b""]  # [second, its HTTP date]
+_date: tuple[int, bytes] = (0, b"")  # (second, its HTTP date), replaced whole
 
 
 def http_date() -> bytes:
     """The ``Date`` header's value, formatted once a second."""
+    global _date
     now = int(time.time())
-    if _date[0] != now:
-        _date[0], _date[1] = now, formatdate(now, usegmt=True).encode("latin-1")
-    value: bytes = _date[1]
+    second, value = _date
+    if second != now:
+        value = formatdate(now, usegmt=True).encode("latin-1")
+        _date = (now, value)
     return value
 
 
@@ -138,6 +140,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     MessageClass = RequestHeaders
     socket: Any  # None once a kept WebSocket has taken the connection over
+    _os_socket: Any = None  # set by handle()
+    _head: bytes | None = None  # a response head held back for its body (see _sendall)
     # pywsgi's own attributes that the methods below use
     code: int
     status: Any
@@ -157,7 +161,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         with contextlib.suppress(OSError, AttributeError):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._os_socket = runtime.os_socket(self.socket)
-        self._head: bytes | None = None
+        self._head = None
         super().handle()
 
     def log_request(self) -> None:
@@ -207,6 +211,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         try:
             runtime.send_all(self.socket, self._os_socket, data)
         except OSError as exc:  # as pywsgi records it, for its log line and its caller
+            # part of the response may be out: nothing more may follow on this connection
+            self.close_connection = True
             self.status = f"socket error: {exc}"
             if self.code > 0:
                 self.code = -self.code

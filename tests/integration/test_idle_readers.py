@@ -49,7 +49,7 @@ def open_fds() -> int:
 
 def task_done(worker: greenlet.greenlet) -> bool:
     """A reader's task is over: its greenlet ended, or went back to the parked workers."""
-    return worker.dead or worker in runtime._workers.get(gevent.get_hub(), [])
+    return worker.dead or worker in runtime.idle_workers()
 
 
 def hibernated(eio: sockio_wsgi.EngineServer, sid: str) -> bool:

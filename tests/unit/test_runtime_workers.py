@@ -77,12 +77,12 @@ def test_a_timeout_thrown_into_a_parked_worker_ends_it_quietly() -> None:
     workers: list[object] = []
     run_and_wait(lambda: workers.append(gevent.getcurrent()))
     worker = workers[0]
-    assert worker in runtime._workers[gevent.get_hub()]
+    assert worker in runtime.idle_workers()
     # thrown from the hub, as a timer would (the worker's parent, where it returns)
     gevent.get_hub().loop.run_callback(worker.throw, runtime.Timeout())  # type: ignore[attr-defined]
     gevent.sleep(0)
     assert worker.dead  # type: ignore[attr-defined]
-    assert worker not in runtime._workers[gevent.get_hub()]
+    assert worker not in runtime.idle_workers()
     seen: list[str] = []
     run_and_wait(seen.append, "still served")
     assert seen == ["still served"]
