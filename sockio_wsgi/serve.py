@@ -161,7 +161,6 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         with contextlib.suppress(OSError, AttributeError):
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._os_socket = runtime.os_socket(self.socket)
-        self._head = None
         super().handle()
 
     def log_request(self) -> None:
