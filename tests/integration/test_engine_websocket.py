@@ -21,10 +21,20 @@ from tests.helpers.raw import (
 )
 
 
-def upgrade(h: EngineHarness, sid: str) -> RawWebSocket:
+def probe(h: EngineHarness, sid: str) -> RawWebSocket:
+    """A WebSocket for session ``sid`` whose upgrade probe the server has answered."""
     ws = h.websocket(sid=sid)
-    ws.send("2probe")
-    assert ws.recv() == "3probe"
+    try:
+        ws.send("2probe")
+        assert ws.recv() == "3probe"
+    except BaseException:
+        ws.close()
+        raise
+    return ws
+
+
+def upgrade(h: EngineHarness, sid: str) -> RawWebSocket:
+    ws = probe(h, sid)
     ws.send("5")
     return ws
 
@@ -135,10 +145,8 @@ def test_upgrade_from_polling() -> None:
         assert h.recorder.next_message() == (client.sid, "before")
         poll = gevent.spawn(client.get)
         h.wait_polling(client.sid)
-        ws = h.websocket(sid=client.sid)
+        ws = probe(h, client.sid)
         try:
-            ws.send("2probe")
-            assert ws.recv() == "3probe"
             # the parked GET is answered with a noop so the client can pause polling
             assert poll.get(timeout=5) == ["6"]
             h.eio.send(client.sid, "during upgrade")  # queued until the upgrade completes
@@ -201,10 +209,8 @@ def test_server_close_after_the_probe_reply_is_delivered_over_the_upgrade() -> N
     then, the upgrade still completes and the queued packets reach it on the WebSocket."""
     with serving_engine() as h:
         client = h.polling()
-        ws = h.websocket(sid=client.sid)
+        ws = probe(h, client.sid)
         try:
-            ws.send("2probe")
-            assert ws.recv() == "3probe"
             assert client.get() == ["6"]  # the client pauses polling here
             h.eio.send(client.sid, "bye")
             h.eio.disconnect(client.sid)
@@ -236,9 +242,7 @@ def test_server_close_during_an_unanswered_probe_closes_the_probe() -> None:
 def test_probe_socket_closed_before_upgrade_keeps_polling_alive() -> None:
     with serving_engine(echo=True) as h:
         client = h.polling()
-        ws = h.websocket(sid=client.sid)
-        ws.send("2probe")
-        assert ws.recv() == "3probe"
+        ws = probe(h, client.sid)
         assert client.get() == ["6"]
         ws.close()
         # polling still works after the aborted upgrade
@@ -387,10 +391,8 @@ def test_websocket_ping_frame_gets_a_pong_frame() -> None:
 def test_get_parked_when_the_upgrade_completes_is_released() -> None:
     with serving_engine() as h:
         client = h.polling()
-        ws = h.websocket(sid=client.sid)
+        ws = probe(h, client.sid)
         try:
-            ws.send("2probe")
-            assert ws.recv() == "3probe"
             assert client.get() == ["6"]
             # a client that polls again before sending the upgrade packet
             parked = gevent.spawn(client.get)
@@ -445,10 +447,8 @@ def test_permessage_deflate_not_negotiated_by_default() -> None:
 def test_probe_without_upgrade_packet_times_out() -> None:
     with serving_engine(upgrade_timeout=0.3, echo=True) as h:
         client = h.polling()
-        ws = h.websocket(sid=client.sid)
+        ws = probe(h, client.sid)
         try:
-            ws.send("2probe")
-            assert ws.recv() == "3probe"
             # no "5": after upgrade_timeout the probe socket is dropped, polling goes on
             assert ws.recv_until_closed(timeout=3) == []
             client.post("4polling")
