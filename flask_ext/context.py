@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import werkzeug.test
 from flask import Flask, current_app, has_app_context
-from flask.ctx import RequestContext
+from flask.ctx import AppContext, RequestContext
+from flask.globals import _cv_app, _cv_request
 from flask.sessions import SessionMixin
+from flask.signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    request_tearing_down,
+)
 
 if TYPE_CHECKING:
     from flask import Request
@@ -42,10 +49,12 @@ class ManagedSession(dict[str, Any], SessionMixin):
 
 
 class HandlerContext(NamedTuple):
-    """What the helpers need to know about the handler that is running."""
+    """The handler that is running: what the helpers and the lazy request need."""
 
     state: AppState
     socket: sockio_wsgi.Socket
+    event: str
+    args: tuple[Any, ...]
 
 
 _current: contextvars.ContextVar[HandlerContext | None] = contextvars.ContextVar(
@@ -71,7 +80,9 @@ class _SocketContexts:
         template.match = _Match()  # shared by every copy
         self.template = template
 
-    def new_context(self, session: SessionMixin | None) -> _EventRequestContext:
+    def event_fields(self, session: SessionMixin | None) -> dict[str, Any]:
+        """The attributes of one event's context: the template's, with a request, lists
+        and session of its own (``None``: opened the way Flask's push opens it)."""
         template = self.template
         shape = _template_fields(template)
         fields = dict(template.__dict__)
@@ -87,9 +98,7 @@ class _SocketContexts:
         fields[shape.request] = request
         for key in shape.session:
             fields[key] = session
-        ctx = _EventRequestContext.__new__(_EventRequestContext)
-        ctx.__dict__.update(fields)
-        return ctx
+        return fields
 
 
 class _Match:
@@ -185,7 +194,10 @@ def _clean(environ: Mapping[str, Any]) -> dict[str, Any]:
 
 def open_cookie_session(app: Flask, environ: Mapping[str, Any]) -> SessionMixin:
     """The session the handshake's cookies carry (a null session without a secret key)."""
-    request = app.request_class(_clean(environ))
+    return _open_session(app, app.request_class(_clean(environ)))
+
+
+def _open_session(app: Flask, request: Request) -> SessionMixin:
     interface = app.session_interface
     session = interface.open_session(app, request)
     return session if session is not None else interface.make_null_session(app)
@@ -195,45 +207,133 @@ def managed_copy(app: Flask, environ: Mapping[str, Any]) -> ManagedSession:
     return ManagedSession(open_cookie_session(app, environ))
 
 
-class handler_context:  # noqa: N801 - used as a function, like contextlib's
-    """App and request context for one handler call (``with handler_context(...) as
-    request``).
+class _EventAppContext(AppContext):
+    """The app context of one event, filled in by Flask's own ``__init__`` only when a
+    handler first touches more than ``current_app`` (``g``, the URL adapter).
 
-    ``session=None`` opens the cookie session as Flask does for an HTTP request; otherwise
-    the given (managed) session is ``flask.session``. ``request.sid``, ``request.namespace``
-    and ``request.event`` are set as Flask-SocketIO does.
-    """
+    ``app`` is a class attribute of the app's own subclass (:class:`EventContexts`)."""
 
-    __slots__ = ("_info", "_ctx", "_token")
+    def __getattr__(self, name: str) -> Any:
+        if "_cv_tokens" in self.__dict__:  # filled in already: really missing
+            raise AttributeError(name)
+        AppContext.__init__(self, self.app)
+        return getattr(self, name)
 
-    def __init__(
-        self, info: HandlerContext, app: Flask, event: dict[str, Any], session: SessionMixin | None
-    ) -> None:
+
+class _LazyEventRequestContext(_EventRequestContext):
+    """The request context of one event, made from its socket's shared template only when
+    a handler (or a teardown function) first touches it: an event whose handler reads
+    neither ``request`` nor ``session`` costs no request object and no session.
+
+    ``app`` is a class attribute of the app's own subclass (:class:`EventContexts`)."""
+
+    _pending: HandlerContext  # until filled in
+
+    def __getattr__(self, name: str) -> Any:
+        info: HandlerContext | None = self.__dict__.pop("_pending", None)
+        if info is None:
+            raise AttributeError(name)
         socket = info.socket
-        ctx = socket_contexts(socket, app).new_context(session)
-        request = ctx.request
+        app = self.app
+        session = info.state.event_session(socket)
+        shared = socket_contexts(socket, app)
+        self.__dict__.update(shared.event_fields(session))
+        request = self.request
         request.sid = socket.id  # type: ignore[attr-defined]
         request.namespace = socket.nsp  # type: ignore[attr-defined]
-        request.event = event  # type: ignore[attr-defined]
-        self._info = info
-        self._ctx = ctx
-        self._token: contextvars.Token[HandlerContext | None] | None = None
+        request.event = {"message": info.event, "args": info.args}  # type: ignore[attr-defined]
+        if session is None:  # what Flask's push does: the cookie session of this request
+            opened = _open_session(app, request)
+            for key in _template_fields(shared.template).session:
+                self.__dict__[key] = opened
+        if self.url_adapter is not None:
+            self.match_request()
+        return getattr(self, name)
 
-    def __enter__(self) -> Request:
-        self._token = _current.set(self._info)
-        try:
-            self._ctx.push()
-        except BaseException:
-            _current.reset(self._token)
-            raise
-        return self._ctx.request
+
+_new = object.__new__
+
+
+class EventContexts:
+    """Makes the Flask contexts of one app's Socket.IO events (``with contexts(info):``).
+
+    Each event gets an app context and a request context, pushed and popped as Flask does
+    for an HTTP request (teardown functions, signals), but both are filled in on first
+    use, so an event whose handler reads nothing of them costs two small objects. The app
+    is a class attribute of subclasses made for it, so that making them is one allocation.
+    The session is the state's :meth:`~flask_ext.state.AppState.event_session` (the
+    managed copy) or, when that is ``None``, the cookie session as Flask opens it for a
+    request. ``request.sid``, ``request.namespace`` and ``request.event`` are set as
+    Flask-SocketIO does.
+    """
+
+    __slots__ = ("app", "request_context", "app_context")
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.request_context: type[_LazyEventRequestContext] = type(
+            "EventRequestContext", (_LazyEventRequestContext,), {"app": app}
+        )
+        self.app_context: type[_EventAppContext] = type(
+            "EventAppContext", (_EventAppContext,), {"app": app}
+        )
+
+    def __call__(self, info: HandlerContext) -> _PushedContexts:
+        return _PushedContexts(self, info)
+
+
+class _PushedContexts:
+    __slots__ = ("_contexts", "_info", "_ctx", "_tokens")
+
+    def __init__(self, contexts: EventContexts, info: HandlerContext) -> None:
+        self._contexts = contexts
+        self._info = info
+        self._ctx: _LazyEventRequestContext
+        self._tokens: tuple[Any, Any, Any]
+
+    def __enter__(self) -> None:
+        contexts = self._contexts
+        app = contexts.app
+        current = _current.set(self._info)
+        app_token = None
+        active = _cv_app.get(None)
+        if active is None or active.app is not app:
+            app_token = _cv_app.set(_new(contexts.app_context))
+            if appcontext_pushed.receivers:
+                try:
+                    appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
+                except BaseException:  # no __exit__ follows: leave nothing pushed
+                    _cv_app.reset(app_token)
+                    _current.reset(current)
+                    raise
+        ctx = self._ctx = _new(contexts.request_context)
+        ctx._pending = self._info
+        self._tokens = (current, app_token, _cv_request.set(ctx))
 
     def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
+        current, app_token, request_token = self._tokens
+        ctx = self._ctx
+        app = self._contexts.app
         try:
-            self._ctx.pop(error)
+            try:
+                if app.teardown_request_funcs or request_tearing_down.receivers:
+                    app.do_teardown_request(error)
+                if "_pending" not in ctx.__dict__:
+                    ctx.request.close()
+            finally:
+                _cv_request.reset(request_token)
+                if "_pending" not in ctx.__dict__:
+                    ctx.request.environ["werkzeug.request"] = None
+                if app_token is not None:
+                    try:
+                        if app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+                            app.do_teardown_appcontext(error)
+                    finally:
+                        _cv_app.reset(app_token)
+                    if appcontext_popped.receivers:
+                        appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
         finally:
-            if self._token is not None:
-                _current.reset(self._token)
+            _current.reset(current)
 
 
 # -- the test client's HTTP side -----------------------------------------------------

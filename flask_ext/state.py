@@ -19,9 +19,9 @@ from flask import Flask
 
 import sockio_wsgi
 from flask_ext.context import (
+    EventContexts,
     HandlerContext,
     ManagedSession,
-    handler_context,
     managed_copy,
     run_with_reloader,
 )
@@ -119,6 +119,7 @@ class AppState:
         self.app = app
         self.server: sockio_wsgi.Server = server
         self.manage_session = manage_session
+        self._contexts = EventContexts(app)
         self._installed: dict[str, set[str]] = {}
         self._disconnect_waiters: dict[str, gevent.event.Event] = {}
 
@@ -143,16 +144,21 @@ class AppState:
 
     def context(self, socket: sockio_wsgi.Socket, event: str, args: tuple[Any, ...]) -> Any:
         """The Flask context a handler of ``socket`` runs in."""
-        session = socket.data.get(SESSION_KEY) if self.manage_session else None
-        return handler_context(
-            HandlerContext(self, socket), self.app, {"message": event, "args": args}, session
-        )
+        return self._contexts(HandlerContext(self, socket, event, args))
+
+    def event_session(self, socket: sockio_wsgi.Socket) -> ManagedSession | None:
+        """The session an event of ``socket`` sees: its managed copy, made from the
+        handshake's cookies when first needed, or ``None`` for the cookie session."""
+        if not self.manage_session:
+            return None
+        session: ManagedSession | None = socket.data.get(SESSION_KEY)
+        if session is None:
+            session = socket.data[SESSION_KEY] = self._copy_session(socket)
+        return session
 
     # -- dispatchers (called by sockio_wsgi with the socket first) ---------------------
 
     def _on_connect(self, socket: sockio_wsgi.Socket, auth: Any) -> bool:
-        if self.manage_session:
-            socket.data[SESSION_KEY] = self._copy_session(socket)
         handler = self._handler(socket.nsp, "connect")
         if handler is None:
             return True

@@ -6,7 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask, copy_current_request_context, current_app, g, request, session, url_for
+from flask import (
+    Flask,
+    Request,
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    copy_current_request_context,
+    current_app,
+    g,
+    has_request_context,
+    request,
+    request_tearing_down,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
 from flask_ext import ConnectionRefusedError, SocketIO, emit
@@ -201,6 +215,106 @@ def test_unmanaged_session_is_the_cookie_session() -> None:
     with socketio.test_client(app, flask_test_client=http) as client:
         assert client.emit("read", callback=True) == ["cookie", 1]
         assert client.emit("read", callback=True) == ["cookie", 1]
+
+
+def test_an_event_that_reads_neither_request_nor_session_builds_neither() -> None:
+    """The request object and the session are made when a handler first touches them,
+    and then they are what Flask would have made (sid, event, the handshake's cookie)."""
+
+    class CountingRequest(Request):
+        made = 0
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            CountingRequest.made += 1
+            super().__init__(*args, **kwargs)
+
+    app, socketio = make_app()
+    app.request_class = CountingRequest
+    opened: list[str] = []
+    interface = app.session_interface
+    original_open = interface.open_session
+
+    def counting_open(app: Flask, request: Request) -> Any:
+        opened.append(request.path)
+        return original_open(app, request)
+
+    interface.open_session = counting_open  # type: ignore[method-assign]
+
+    @socketio.on("plain")
+    def plain(value: int) -> Any:
+        return [value, current_app.name, has_request_context()]
+
+    @socketio.on("full")
+    def full() -> Any:
+        return [request.sid, request.event["message"], session.get("value")]
+
+    http = app.test_client()
+    http.post("/set/handshake")
+    with socketio.test_client(app, flask_test_client=http) as client:
+        made = CountingRequest.made
+        assert client.emit("plain", 1, callback=True) == [1, "ctx", True]
+        assert client.emit("plain", 2, callback=True) == [2, "ctx", True]
+        assert CountingRequest.made == made
+        assert "/socket.io/" not in opened  # connecting opened no session either
+        http.post("/set/changed-later")  # the socket keeps its handshake's session
+        assert client.emit("full", callback=True) == [client.sids["/"], "full", "handshake"]
+        assert CountingRequest.made > made
+        assert opened.count("/socket.io/") == 1  # the managed copy, made on first use
+
+
+def test_teardown_functions_and_context_signals_run_for_every_event() -> None:
+    """What Flask runs around a request runs around each event, touched or not: teardown
+    functions of both contexts and the app context's signals, with g the event's own."""
+    app, socketio = make_app()
+    calls: list[str] = []
+
+    @app.teardown_appcontext
+    def app_teardown(exc: BaseException | None) -> None:
+        calls.append(f"teardown_app:{g.get('mark')}")
+
+    def record(name: str) -> Any:
+        def receiver(sender: Flask, **kwargs: Any) -> None:
+            assert sender is app
+            calls.append(name)
+
+        return receiver
+
+    receivers = {
+        appcontext_pushed: record("pushed"),
+        request_tearing_down: record("request_tearing_down"),
+        appcontext_tearing_down: record("app_tearing_down"),
+        appcontext_popped: record("popped"),
+    }
+    for signal, receiver in receivers.items():
+        signal.connect(receiver, app)
+
+    @socketio.on("mark")
+    def mark(value: str) -> None:
+        g.mark = value
+
+    @socketio.on("nothing")
+    def nothing() -> None:
+        return None
+
+    try:
+        with socketio.test_client(app) as client:
+            del calls[:]
+            client.emit("mark", "first", callback=True)
+            client.emit("nothing", callback=True)
+
+            def one_event(mark: str) -> list[str]:
+                return [
+                    "pushed",
+                    "request_tearing_down",
+                    f"teardown_app:{mark}",
+                    "app_tearing_down",
+                    "popped",
+                ]
+
+            assert calls == one_event("first") + one_event("None")
+    finally:
+        for signal, receiver in receivers.items():
+            signal.disconnect(receiver, app)
 
 
 class User(UserMixin):
