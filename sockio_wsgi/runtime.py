@@ -18,6 +18,7 @@ import gevent
 import gevent.event
 import gevent.lock
 import gevent.queue
+import gevent.socket
 import greenlet
 from gevent import Greenlet
 from gevent import Timeout as Timeout
@@ -68,6 +69,16 @@ def run_soon(func: Callable[..., Any], *args: Any) -> None:
 
 def _start_task(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     hub_worker().switch(func, args)
+
+
+def start_now(func: Callable[..., Any], *args: Any) -> None:
+    """:func:`run_soon`, but started at once, in this call, when called in the hub (as a
+    server's accept callback is): the task runs until it first waits, then the caller
+    goes on. Outside the hub it is :func:`run_soon`."""
+    if gevent.getcurrent() is gevent.get_hub():
+        hub_worker().switch(func, args)
+    else:
+        run_soon(func, *args)
 
 
 def hub_worker() -> Any:
@@ -181,9 +192,11 @@ def os_socket(sock: Any) -> Any:
     """The non-blocking OS socket under a plain gevent socket, or ``None`` (TLS, or not
     gevent's). Reads and writes on it skip gevent's wrapper: for a read once gevent says
     the socket is readable, and for a write that the kernel's buffer takes at once."""
-    if hasattr(sock, "_sslobj"):  # TLS: bytes must go through the SSL layer
+    # an exact type check: TLS's SSLSocket is a subclass (its bytes must go through the SSL
+    # layer), and asking a gevent socket for an attribute it lacks costs two AttributeErrors
+    if type(sock) is not gevent.socket.socket:
         return None
-    raw = getattr(sock, "_sock", None)
+    raw = sock._sock
     return raw if isinstance(raw, _socket.socket) else None
 
 

@@ -260,6 +260,11 @@ class WebSocketServer(pywsgi.WSGIServer):  # type: ignore[misc]
         self.log_requests = log_requests
         self.kept_sockets: weakref.WeakSet[Any] = weakref.WeakSet()
 
+    def set_spawn(self, spawn: Any) -> None:
+        super().set_spawn(spawn)
+        if spawn == "default":  # a parked worker, not a new greenlet, per connection
+            self._spawn = runtime.start_now
+
     def do_close(self, sock: Any, *args: Any) -> None:
         if sock not in self.kept_sockets:
             super().do_close(sock, *args)

@@ -10,7 +10,11 @@ the upgrade; :func:`accept` picks one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sockio_wsgi.engine.gevent_connection import GeventWebSocketConnection
+    from sockio_wsgi.engine.wsproto_connection import WsprotoWebSocket
 
 RAW_SOCKET_KEY = "sockio.raw_socket"
 UPGRADED_KEY = "sockio.upgraded"
@@ -105,14 +109,26 @@ def accept(
 
     Raises :class:`UpgradeRefused` when the handshake headers are invalid.
     """
-    # the implementations import this module's names: imported here, not at the top
-    from sockio_wsgi.engine.gevent_connection import GeventWebSocketConnection
-    from sockio_wsgi.engine.wsproto_connection import WsprotoWebSocket
-
     existing = environ.get(GEVENT_WEBSOCKET_KEY)
     if existing is not None:
-        return GeventWebSocketConnection(existing, max_message_size)
+        return _implementations()[0](existing, max_message_size)
     sock = environ[RAW_SOCKET_KEY]
-    return WsprotoWebSocket.accept(
+    return _implementations()[1].accept(
         environ, sock, max_message_size, compression, compression_threshold
     )
+
+
+_kinds: list[Any] = []
+
+
+def _implementations() -> tuple[type[GeventWebSocketConnection], type[WsprotoWebSocket]]:
+    """gevent-websocket's adapter and our wsproto connection, imported on first use (they
+    import this module's names) and kept: an import statement costs on every call."""
+    if not _kinds:
+        from sockio_wsgi.engine import gevent_connection, wsproto_connection
+
+        _kinds[:] = [
+            gevent_connection.GeventWebSocketConnection,
+            wsproto_connection.WsprotoWebSocket,
+        ]
+    return _kinds[0], _kinds[1]

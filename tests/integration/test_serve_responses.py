@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import gevent
+import gevent.pool
 import pytest
 
 import sockio_wsgi.runtime
@@ -35,8 +37,15 @@ def app(environ: dict[str, Any], start_response: Any) -> Any:
             "200 OK", [("Date", "Thu, 01 Jan 2015 00:00:00 GMT"), ("Content-Length", "0")]
         )
         return [b""]
+    if path == "/greenlet":
+        greenlets.append(gevent.getcurrent())
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
     start_response("204 No Content", [])
     return []
+
+
+greenlets: list[Any] = []
 
 
 @pytest.fixture
@@ -147,3 +156,24 @@ def test_a_small_body_goes_out_with_its_head(
         assert len(writes) == 2 and writes[1] == BIG  # a big body is not copied into the head
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_connections_are_handled_in_parked_workers_unless_a_pool_is_given(pool: bool) -> None:
+    """make_server's default handles each connection in a worker greenlet parked by an
+    earlier one (a new greenlet per connection costs more than the rest of a small
+    request); a pool given as ``spawn`` (as gunicorn's worker gives) is used as given."""
+    del greenlets[:]
+    options = {"spawn": gevent.pool.Pool(10)} if pool else {}
+    with serving(app, **options) as running:
+        for _ in range(3):  # one connection after another
+            client = KeepAlive(running)
+            assert client.get("/greenlet").status == 200
+            client.close()
+    assert len(greenlets) == 3
+    if pool:
+        assert all(isinstance(g, gevent.Greenlet) for g in greenlets)
+        assert len(set(greenlets)) == 3
+    else:
+        assert not any(isinstance(g, gevent.Greenlet) for g in greenlets)
+        assert len(set(greenlets)) == 1

@@ -1,4 +1,5 @@
-"""runtime.run_soon: tasks in reused worker greenlets, each with its own context."""
+"""runtime.run_soon and start_now: tasks in reused worker greenlets, each with its own
+context; os_socket."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 
 import gevent
 import gevent.event
+import gevent.socket
+import gevent.ssl
 import pytest
 
 from sockio_wsgi import runtime
@@ -91,3 +94,35 @@ def test_a_timeout_thrown_into_a_parked_worker_ends_it_quietly() -> None:
 def test_hub_worker_is_for_hub_callbacks_only() -> None:
     with pytest.raises(RuntimeError):
         runtime.hub_worker()
+
+
+def test_start_now_in_the_hub_runs_the_task_before_the_callback_goes_on() -> None:
+    order: list[str] = []
+    done = gevent.event.Event()
+
+    def callback() -> None:  # runs in the hub, as a server's accept callback does
+        runtime.start_now(order.append, "task")
+        order.append("callback")
+        done.set()
+
+    gevent.get_hub().loop.run_callback(callback)
+    assert done.wait(5)
+    assert order == ["task", "callback"]
+
+
+def test_start_now_outside_the_hub_runs_the_task_soon() -> None:
+    order: list[str] = []
+    runtime.start_now(order.append, "task")
+    order.append("caller")
+    run_and_wait(lambda: None)  # the next task runs after the first
+    assert order == ["caller", "task"]
+
+
+def test_os_socket_is_only_for_plain_gevent_sockets() -> None:
+    with gevent.socket.socket() as plain:
+        assert runtime.os_socket(plain) is plain._sock
+    context = gevent.ssl.create_default_context()
+    tcp = gevent.socket.socket()
+    with context.wrap_socket(tcp, server_hostname="test", do_handshake_on_connect=False) as tls:
+        assert runtime.os_socket(tls) is None  # its bytes go through the TLS layer
+    assert runtime.os_socket(object()) is None
