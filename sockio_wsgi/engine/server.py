@@ -7,7 +7,6 @@ transport under the Socket.IO :class:`~sockio_wsgi.server.server.Server`.
 from __future__ import annotations
 
 import logging
-import secrets
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,6 +27,7 @@ from sockio_wsgi.engine.idle import IdleSweeper
 from sockio_wsgi.engine.socket import EngineSocket
 from sockio_wsgi.engine.websocket import UpgradeRefused, accept, can_upgrade
 from sockio_wsgi.protocol.eio import encode_payload
+from sockio_wsgi.protocol.ids import new_id
 from sockio_wsgi.protocol.requests import (
     EngineErrorCode,
     EngineRequest,
@@ -246,7 +246,7 @@ class EngineServer:
 
     def _handshake(self, request: EngineRequest, environ: dict[str, Any]) -> Response:
         ws = self._accept_websocket(environ) if request.is_websocket_upgrade else None
-        sid = secrets.token_urlsafe(15)
+        sid = new_id()
         session = EngineSession(
             sid,
             transport=request.transport,

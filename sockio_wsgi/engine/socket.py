@@ -406,11 +406,16 @@ class EngineSocket:
 
     def _read_until_handed_over(self, ws: WebSocket, me: Any, one_shot: bool = False) -> None:
         """Read and deliver until the session ends or another greenlet takes over reading;
-        ``one_shot`` raises ``BlockingIOError`` once nothing more has arrived."""
+        ``one_shot`` raises ``BlockingIOError`` once what had arrived is delivered (without
+        asking the kernel again: the readiness watcher tells when more comes)."""
         session = self.session
         wait = not one_shot
+        read = False
         while not session.closed and self._reader is me:
+            if one_shot and read and not ws.buffered:
+                raise BlockingIOError
             frame = ws.receive(wait)
+            read = True
             if frame is None:
                 self._apply(session.close(CloseReason.TRANSPORT_CLOSE))
                 break

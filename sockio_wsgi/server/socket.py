@@ -9,7 +9,6 @@ greenlet of its own instead.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from sockio_wsgi.adapters.base import BroadcastOptions
 from sockio_wsgi.engine.socket import release_reader
 from sockio_wsgi.exceptions import DisconnectedError, TimeoutError
 from sockio_wsgi.protocol.eio import Packet
+from sockio_wsgi.protocol.ids import new_id
 from sockio_wsgi.protocol.sio import (
     RESERVED_EVENTS,
     SioPacket,
@@ -49,7 +49,7 @@ class Socket(CatchAll):
 
     def __init__(self, namespace: Namespace, client: Client, auth: Any) -> None:
         super().__init__()
-        self.id = secrets.token_urlsafe(15)
+        self.id = new_id()
         self.namespace = namespace
         self.nsp = namespace.name
         self.client = client
