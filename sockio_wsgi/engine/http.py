@@ -99,10 +99,20 @@ def compress_body(body: bytes, encoding: str) -> bytes:
 
 
 def parse_query(environ: dict[str, Any]) -> dict[str, str]:
-    """The query string as a dict (first value wins)."""
+    """The query string as a dict (first value wins), as ``parse_qsl`` reads it.
+
+    An Engine.IO query (``EIO=4&transport=websocket&sid=...``) has nothing to unquote: it
+    is split directly, which costs a tenth of ``parse_qsl`` on every request."""
+    text: str = environ.get("QUERY_STRING", "")
     query: dict[str, str] = {}
-    for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
-        query.setdefault(key, value)
+    if "%" in text or "+" in text:
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            query.setdefault(key, value)
+        return query
+    for part in text.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            query.setdefault(key, value)
     return query
 
 

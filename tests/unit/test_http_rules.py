@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sockio_wsgi.engine.http import (
     CorsPolicy,
@@ -222,6 +225,16 @@ def test_parse_query() -> None:
 
 def test_parse_query_first_value_wins() -> None:
     assert parse_query({"QUERY_STRING": "sid=first&sid=second"}) == {"sid": "first"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab=&%+2B é;", max_size=24))
+def test_parse_query_reads_any_query_as_parse_qsl_does(text: str) -> None:
+    """The direct split (no ``%`` or ``+``) and parse_qsl agree on every query string."""
+    expected: dict[str, str] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        expected.setdefault(key, value)
+    assert parse_query({"QUERY_STRING": text}) == expected
 
 
 def test_parse_query_missing_or_empty() -> None:
