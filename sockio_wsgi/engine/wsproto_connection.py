@@ -57,7 +57,6 @@ from sockio_wsgi.runtime import (
     call_when_readable,
     os_socket,
     scratch_buffer,
-    send_all,
     send_some,
     stop_waiting,
     wait_readable,
@@ -170,6 +169,9 @@ def _handshake(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), accepted
 
 
+_NOTHING_TO_WAIT_FOR = contextlib.nullcontext()
+
+
 class WsprotoWebSocket:
     """A server WebSocket over a gevent socket.
 
@@ -196,7 +198,9 @@ class WsprotoWebSocket:
         self._compressed = compressed
         self._threshold = compression_threshold
         self.deflate: Extension | None = None  # the negotiated permessage-deflate
-        self._write_lock = Semaphore()
+        # held by a write that waits for the kernel; made by the first such write (most
+        # connections never have one)
+        self._write_lock: Semaphore | None = None
         self._pending = b""  # bytes the kernel did not take during a try_send
         # messages read but not yet received, and the parts of a fragmented one: made on
         # first need (most reads hold one whole frame, taken without either)
@@ -274,7 +278,7 @@ class WsprotoWebSocket:
         ready = self._ready
         if ready:
             return ready.pop(0)
-        if self._pending and not self._write_lock.locked():
+        if self._pending and not self._writing():
             self._write(b"")  # the peer may be waiting for it (the 101, say) to say more
         chunk = self._chunk
         raw = self._raw  # None with TLS, which may hold decrypted bytes: let it read first
@@ -435,15 +439,42 @@ class WsprotoWebSocket:
             raise ConnectionResetError("WebSocket is closed")
 
     def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
-        with self._write_lock:
+        with self._after_other_writes():
             self._check_open()
-            data = self._encode(frames, compress)
-            if self._pending:
-                data, self._pending = self._pending + data, b""
-            self._send_all(data)
+            self._send_after_pending(self._encode(frames, compress))
 
-    def _send_all(self, data: bytes) -> None:
-        send_all(self._sock, self._raw, data)
+    def _writing(self) -> bool:
+        """True while a write waits for the kernel (it holds the write lock)."""
+        lock = self._write_lock
+        return lock is not None and lock.locked()
+
+    def _after_other_writes(self) -> contextlib.AbstractContextManager[Any]:
+        """The write lock while another write waits for the kernel (this one goes after
+        it), else nothing to wait for."""
+        lock = self._write_lock
+        return lock if lock is not None and lock.locked() else _NOTHING_TO_WAIT_FOR
+
+    def _send_after_pending(self, data: bytes) -> None:
+        """Send what a try_send left, then ``data``: at once when the kernel takes it all,
+        else holding the write lock (made now if need be) until it is out. Called with no
+        other write in progress (or holding the lock)."""
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        raw = self._raw
+        rest: bytes | memoryview = data
+        if raw is not None:
+            sent = send_some(raw, data)
+            if sent == len(data):
+                return
+            rest = memoryview(data)[sent:]
+        lock = self._write_lock
+        if lock is None:
+            lock = self._write_lock = Semaphore()
+        if lock.locked():  # the caller holds it
+            self._sock.sendall(rest)
+            return
+        with lock:
+            self._sock.sendall(rest)
 
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting when no other write is in progress.
@@ -461,7 +492,7 @@ class WsprotoWebSocket:
     def try_send_encoded(self, data: bytes) -> bool:
         # written out in full: a broadcast calls this once per recipient
         raw = self._raw
-        if raw is None or self._pending or self._write_lock.locked():
+        if raw is None or self._pending or self._writing():
             return False
         if self._closed or self._conn is not None:
             self._check_open()
@@ -475,7 +506,7 @@ class WsprotoWebSocket:
 
     def _can_send_now(self) -> bool:
         """No TLS, no leftover bytes and no other write in progress: a send may go now."""
-        return self._raw is not None and not self._pending and not self._write_lock.locked()
+        return self._raw is not None and not self._pending and not self._writing()
 
     def _send_now(self, data: bytes) -> None:
         """One non-blocking send; what the kernel does not take waits for the writer."""
@@ -488,13 +519,11 @@ class WsprotoWebSocket:
         return bool(self._pending)
 
     def _write(self, data: bytes) -> None:
-        with self._write_lock:
-            if self._pending:  # what a try_send left goes first, or frames would interleave
-                data, self._pending = self._pending + data, b""
-            try:
-                self._send_all(data)
-            except OSError:
-                self._closed = True
+        try:
+            with self._after_other_writes():
+                self._send_after_pending(data)
+        except OSError:
+            self._closed = True
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         if not self._closed and self._wsproto().state in (

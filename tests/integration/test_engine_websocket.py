@@ -82,6 +82,31 @@ def test_messages_sent_by_the_connect_handler_follow_the_open_packet() -> None:
             ws.close()
 
 
+def test_a_client_that_stops_reading_gets_every_message_in_order() -> None:
+    """Writes to a client whose kernel buffers are full wait for it (holding the write lock,
+    made then) while later messages queue behind them; nothing is lost or reordered."""
+    big = "x" * 262144
+    count = 64  # 16 MiB: more than loopback's socket buffers hold
+    with serving_engine() as h:
+        ws, sid = h.open_websocket()
+        try:
+            esock = h.eio.sockets[sid]
+            for index in range(count):
+                h.eio.send(sid, f"{index}:{big}")
+            h.eio.send(sid, "last")
+            received = [ws.recv() for _ in range(count + 1)]
+            assert esock.ws._write_lock is not None  # a write had to wait for the kernel
+            assert [m.split(":", 1)[0] for m in received[:-1]] == [
+                f"4{index}" for index in range(count)
+            ]
+            assert all(m.endswith(big) for m in received[:-1])
+            assert received[-1] == "4last"
+            h.eio.send(sid, "after")  # writes go on once the client reads again
+            assert ws.recv() == "4after"
+        finally:
+            ws.close()
+
+
 def test_client_close_packet_over_websocket() -> None:
     with serving_engine() as h:
         ws, sid = h.open_websocket()
