@@ -7,7 +7,12 @@ import logging
 import struct
 from typing import Any
 
-from sockio_wsgi.engine.websocket import CLOSE_MESSAGE_TOO_BIG, CLOSE_NORMAL, CompressFlags
+from sockio_wsgi.engine.websocket import (
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_NORMAL,
+    CompressFlags,
+    ReadableListener,
+)
 from sockio_wsgi.runtime import Semaphore
 
 log = logging.getLogger("sockio_wsgi.engine.websocket")
@@ -49,7 +54,7 @@ class GeventWebSocketConnection:
     def active_since_last_check(self) -> bool:
         return True
 
-    def when_readable(self, callback: Any) -> None:
+    def when_readable(self, listener: ReadableListener) -> None:
         raise NotImplementedError("gevent-websocket connections are never kept")
 
     def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:

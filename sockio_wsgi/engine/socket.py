@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sockio_wsgi import runtime
 from sockio_wsgi.engine.idle import Hibernate, IdleSweeper
@@ -72,6 +72,12 @@ def _plain_frames(packets: tuple[Packet, ...]) -> bytes:
 
 
 MessageCallback = Callable[["EngineSocket", "str | bytes"], None]
+
+
+class MessageReceiver(Protocol):
+    def on_message(self, data: str | bytes) -> None: ...
+
+
 CloseCallback = Callable[["EngineSocket", CloseReason], None]
 
 
@@ -93,8 +99,9 @@ class EngineSocket:
         self.connected = False
         self._probe_ws: WebSocket | None = None
         self._on_message = on_message
-        # set by the layer above to take messages straight from the read loop
-        self.message_handler: Callable[[str | bytes], None] | None = None
+        # set by the layer above to take messages straight from the read loop (an object,
+        # not its bound method: one object fewer per connection)
+        self.message_receiver: MessageReceiver | None = None
         self._on_close = on_close
         # made when first waited on: a WebSocket-only connection never needs them
         self._output: Any = None  # set when there is output for a parked poll
@@ -187,8 +194,8 @@ class EngineSocket:
 
     def _deliver(self, data: str | bytes) -> None:
         try:
-            if self.message_handler is not None:
-                self.message_handler(data)
+            if self.message_receiver is not None:
+                self.message_receiver.on_message(data)
             else:
                 self._on_message(self, data)
         except (Exception, runtime.Timeout):  # a handler's gevent.Timeout must not end reading
@@ -334,7 +341,7 @@ class EngineSocket:
             # The connection outlives this request's greenlet, whose stack is the deepest
             # (the WSGI server's): it ends now, and a reader starts when bytes arrive.
             self._reader = None
-            ws.when_readable(self._wake_reader)
+            ws.when_readable(self)
             return  # the writer closes the connection when the session ends
         self._reader = runtime.current()
         self._read_frames(ws)
@@ -358,7 +365,7 @@ class EngineSocket:
             self._read_until_handed_over(ws, me, one_shot)
         except (Hibernate, BlockingIOError):  # idle for a sweep, or a one-shot read is done
             self._reader = None
-            ws.when_readable(self._wake_reader)
+            ws.when_readable(self)
         finally:
             _readers.pop(me, None)
             if self._reader is me:
@@ -378,7 +385,7 @@ class EngineSocket:
             return None
         return self._reader
 
-    def _wake_reader(self) -> None:
+    def on_readable(self) -> None:
         """Bytes arrived on a hibernated connection (called in the hub).
 
         After a quiet spell the new reader is one-shot: it reads what has arrived and

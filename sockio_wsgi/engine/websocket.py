@@ -85,8 +85,14 @@ class WebSocket(Protocol):
     def active_since_last_check(self) -> bool:
         """True when bytes arrived since the previous call (read by the idle sweep)."""
 
-    def when_readable(self, callback: Any) -> None:
-        """Call ``callback()`` from the hub once bytes (or EOF) arrive; kept sockets only."""
+    def when_readable(self, listener: ReadableListener) -> None:
+        """Call ``listener.on_readable()`` from the hub once bytes (or EOF) arrive; kept
+        sockets only. An object rather than a callback: a sleeping connection then holds no
+        bound method for it."""
+
+
+class ReadableListener(Protocol):
+    def on_readable(self) -> None: ...
 
 
 class UpgradeRefused(Exception):

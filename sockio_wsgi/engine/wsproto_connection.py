@@ -43,6 +43,7 @@ from sockio_wsgi.engine.websocket import (
     SOCKET_KEPT_KEY,
     UPGRADED_KEY,
     CompressFlags,
+    ReadableListener,
     UpgradeRefused,
 )
 from sockio_wsgi.protocol.wsframes import (
@@ -215,7 +216,7 @@ class WsprotoWebSocket:
         self._released = False
         self._kept = False  # the server left the socket to us: we close it at the end
         self._wake: Any = None  # the readiness watcher of a hibernated connection
-        self._on_readable: Any = None  # what to call when it fires
+        self._listener: ReadableListener | None = None  # whom to tell when it fires
         self.waiting = False
         self._active = False
 
@@ -256,11 +257,11 @@ class WsprotoWebSocket:
         active, self._active = self._active, False
         return active
 
-    def when_readable(self, callback: Any) -> None:
+    def when_readable(self, listener: ReadableListener) -> None:
         if self._released:
             return
         stop_waiting(self._wake)
-        self._on_readable = callback
+        self._listener = listener
         self._wake = call_when_readable(self._sock, self._readable)
 
     def _readable(self) -> None:
@@ -268,9 +269,9 @@ class WsprotoWebSocket:
         # and _release must then leave it alone (closing the socket wakes that reader).
         stop_waiting(self._wake)
         self._wake = None
-        callback, self._on_readable = self._on_readable, None
-        if callback is not None:
-            callback()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.on_readable()
 
     # -- receiving -------------------------------------------------------------------
 

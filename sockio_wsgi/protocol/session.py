@@ -78,6 +78,9 @@ class ProbeFailed:
 Event = MessageReceived | SessionClosed | ProbeReply | UpgradeCompleted | ProbeFailed
 
 
+_EMPTY_OUTBOX: list[Packet] = []  # never changed: see EngineSession.outbox
+
+
 class EngineSession:
     """State of one Engine.IO connection; times are seconds from any monotonic clock."""
 
@@ -103,7 +106,9 @@ class EngineSession:
         self.upgrade = UpgradeState.NONE
         self.probe_answered = False  # the probe pong went out: the client may pause polling
         self.poll_active = False
-        self.outbox: list[Packet] = []
+        # read-only outside this class; an empty outbox is the one shared list below (an
+        # idle session holds no list of its own)
+        self.outbox: list[Packet] = _EMPTY_OUTBOX
         self.next_ping_at: float | None = now + ping_interval
         self.pong_deadline: float | None = None
         self.probe_deadline: float | None = None
@@ -125,12 +130,15 @@ class EngineSession:
 
     def send(self, packets: list[Packet]) -> None:
         """Queue packets as one unit; nothing is queued on a closed session."""
-        if not self.closed:
-            self.outbox.extend(packets)
+        if not self.closed and packets:
+            if self.outbox is _EMPTY_OUTBOX:
+                self.outbox = list(packets)
+            else:
+                self.outbox.extend(packets)
 
     def take_outbox(self) -> list[Packet]:
-        packets, self.outbox = self.outbox, []
-        return packets
+        packets, self.outbox = self.outbox, _EMPTY_OUTBOX
+        return packets if packets is not _EMPTY_OUTBOX else []
 
     # -- receiving -------------------------------------------------------------------
 

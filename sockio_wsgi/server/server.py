@@ -360,7 +360,7 @@ class Server(BroadcastMethods):
     def _on_engine_connect(self, sid: str, environ: dict[str, Any]) -> bool:
         esock = self.eio.sockets[sid]
         client = self.clients[sid] = Client(self, esock)
-        esock.message_handler = client.on_message  # straight from the read loop
+        esock.message_receiver = client  # its on_message, straight from the read loop
         return True
 
     def _on_engine_message(self, sid: str, data: str | bytes) -> None:

@@ -108,6 +108,20 @@ def test_send_and_take_outbox() -> None:
     assert session.take_outbox() == []
 
 
+def test_idle_sessions_share_no_outbox_contents() -> None:
+    """An empty outbox costs no list of its own, and one session's packets never show up
+    in another's, before or after taking them."""
+    one, other = make(), make()
+    one.send([eio.message("a")])
+    assert other.outbox == [] and other.take_outbox() == []
+    taken = one.take_outbox()
+    taken.append(eio.message("changed by the caller"))
+    one.send([])
+    assert one.outbox == [] and other.outbox == []
+    other.send([eio.message("b")])
+    assert one.outbox == [] and other.take_outbox() == [eio.message("b")]
+
+
 # -- receiving -------------------------------------------------------------------------
 
 
