@@ -237,7 +237,14 @@ class EngineSocket:
         deadline = self.session.next_deadline()
         if deadline is not None:
             delay = max(0.0, deadline - runtime.monotonic())
-            self._timer = runtime.call_later(delay, runtime.run_soon, self._on_timer)
+            # the timer calls the socket itself (__call__): an armed timer then holds no
+            # bound method and no argument tuple, on every connection
+            self._timer = runtime.call_later(delay, self)
+
+    def __call__(self) -> None:
+        """The deadline timer fired (in the hub, which must not block): handle it in a
+        worker greenlet."""
+        runtime.run_soon(self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
