@@ -71,6 +71,18 @@ def _start_task(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     hub_worker().switch(func, args)
 
 
+def call_soon_for(sock: Any, func: Callable[..., Any], *args: Any) -> bool:
+    """Run ``func(*args)`` in the hub of gevent socket ``sock`` once the running greenlet
+    yields (before the loop next waits for I/O); like :func:`call_later`, ``func`` must
+    not block. Returns False, scheduling nothing, when called from another thread (whose
+    hub is not the socket's)."""
+    hub = sock.hub
+    if gevent.get_hub() is not hub:
+        return False
+    hub.loop.run_callback(func, *args)
+    return True
+
+
 def start_now(func: Callable[..., Any], *args: Any) -> None:
     """:func:`run_soon`, but started at once, in this call, when called in the hub (as a
     server's accept callback is): the task runs until it first waits, then the caller

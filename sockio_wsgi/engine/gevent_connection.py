@@ -10,6 +10,7 @@ from typing import Any
 from sockio_wsgi.engine.websocket import (
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_NORMAL,
+    BacklogListener,
     CompressFlags,
     ReadableListener,
 )
@@ -42,7 +43,7 @@ class GeventWebSocketConnection:
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         return False  # gevent-websocket only writes blocking: always through the writer
 
-    def try_send_encoded(self, data: bytes) -> bool:
+    def try_send_encoded(self, data: bytes, owner: BacklogListener) -> bool:
         return False
 
     has_pending = False

@@ -153,7 +153,7 @@ class EngineSocket:
         if ws is not None and not session.outbox and not session.closed:
             try:
                 if isinstance(packets, tuple) and not ws.compresses:
-                    sent = ws.try_send_encoded(_plain_frames(packets))
+                    sent = ws.try_send_encoded(_plain_frames(packets), self)
                 else:
                     sent = ws.try_send([encode_frame(p) for p in packets], compress)
                 if sent:
@@ -167,6 +167,10 @@ class EngineSocket:
         if not compress:
             packets = [uncompressed(p) for p in packets]
         session.send(list(packets))
+        self._wake()
+
+    def on_backlog(self) -> None:
+        """Frames a broadcast queued are partly unsent (called in the hub)."""
         self._wake()
 
     def _wake(self) -> None:

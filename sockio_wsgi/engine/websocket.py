@@ -53,9 +53,11 @@ class WebSocket(Protocol):
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting if possible; False means queue ``frames`` for the writer."""
 
-    def try_send_encoded(self, data: bytes) -> bool:
+    def try_send_encoded(self, data: bytes, owner: BacklogListener) -> bool:
         """:meth:`try_send` of frames already encoded (uncompressed, as
-        :func:`~sockio_wsgi.protocol.wsframes.encode_data_frame` builds them)."""
+        :func:`~sockio_wsgi.protocol.wsframes.encode_data_frame` builds them), which may
+        wait until the running greenlet yields, to go out with what follows them;
+        ``owner.on_backlog()`` is called if the kernel then leaves bytes for the writer."""
 
     @property
     def compresses(self) -> bool:
@@ -93,6 +95,10 @@ class WebSocket(Protocol):
 
 class ReadableListener(Protocol):
     def on_readable(self) -> None: ...
+
+
+class BacklogListener(Protocol):
+    def on_backlog(self) -> None: ...
 
 
 class UpgradeRefused(Exception):

@@ -42,6 +42,7 @@ from sockio_wsgi.engine.websocket import (
     SOCKET_KEEPABLE_KEY,
     SOCKET_KEPT_KEY,
     UPGRADED_KEY,
+    BacklogListener,
     CompressFlags,
     ReadableListener,
     UpgradeRefused,
@@ -55,6 +56,7 @@ from sockio_wsgi.protocol.wsframes import (
 )
 from sockio_wsgi.runtime import (
     Semaphore,
+    call_soon_for,
     call_when_readable,
     os_socket,
     scratch_buffer,
@@ -172,6 +174,9 @@ def _handshake(
 
 _NOTHING_TO_WAIT_FOR = contextlib.nullcontext()
 
+# broadcasts' frames queued for one connection beyond this go out without waiting
+CORK_LIMIT = 65536
+
 
 class WsprotoWebSocket:
     """A server WebSocket over a gevent socket.
@@ -203,6 +208,9 @@ class WsprotoWebSocket:
         # connections never have one)
         self._write_lock: Semaphore | None = None
         self._pending = b""  # bytes the kernel did not take during a try_send
+        # _pending holds broadcasts' frames not yet tried, sent when the greenlet yields
+        self._corked = False
+        self._cork_owner: BacklogListener | None = None
         # messages read but not yet received, and the parts of a fragmented one: made on
         # first need (most reads hold one whole frame, taken without either)
         self._ready: list[str | bytes] | None = None
@@ -461,6 +469,7 @@ class WsprotoWebSocket:
         other write in progress (or holding the lock)."""
         if self._pending:
             data, self._pending = self._pending + data, b""
+            self._corked = False
         raw = self._raw
         rest: bytes | memoryview = data
         if raw is not None:
@@ -490,20 +499,46 @@ class WsprotoWebSocket:
         self._send_now(self._encode(frames, compress))
         return True
 
-    def try_send_encoded(self, data: bytes) -> bool:
-        # written out in full: a broadcast calls this once per recipient
-        raw = self._raw
-        if raw is None or self._pending or self._writing():
+    def try_send_encoded(self, data: bytes, owner: BacklogListener) -> bool:
+        """Queue frames already encoded (a broadcast's) for one send per connection when
+        the running greenlet yields: the broadcasts handled before then go out together
+        (written out in full: a broadcast calls this once per recipient)."""
+        pending = self._pending
+        if pending:
+            if not self._corked or len(pending) + len(data) > CORK_LIMIT:
+                return False  # the kernel holds back earlier bytes: the writer goes on
+            self._pending = pending + data
+            return True
+        lock = self._write_lock
+        if self._raw is None or (lock is not None and lock.locked()):
             return False
         if self._closed or self._conn is not None:
             self._check_open()
-        try:
-            sent = raw.send(data)
-        except BlockingIOError:
-            sent = 0
-        if sent < len(data):
-            self._pending = data[sent:]
+        if not call_soon_for(self._sock, self._uncork):
+            self._send_now(data)  # from another thread: no waiting for this hub to run
+            return True
+        self._pending = data
+        self._corked = True
+        self._cork_owner = owner
         return True
+
+    def _uncork(self) -> None:
+        """Send what broadcasts queued (in the hub: one try, the rest to the writer)."""
+        if not self._corked:
+            return  # another write took it first
+        owner = self._cork_owner
+        self._corked = False
+        self._cork_owner = None
+        data = self._pending
+        if self._closed or not data:
+            return
+        try:
+            sent = send_some(self._raw, data)
+        except OSError:
+            sent = 0  # the writer meets the error, and ends the session for it
+        self._pending = data[sent:] if sent < len(data) else b""
+        if self._pending and owner is not None:
+            owner.on_backlog()
 
     def _can_send_now(self) -> bool:
         """No TLS, no leftover bytes and no other write in progress: a send may go now."""
@@ -517,7 +552,7 @@ class WsprotoWebSocket:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending) and not self._corked
 
     def _write(self, data: bytes) -> None:
         try:
