@@ -230,25 +230,37 @@ class _LazyEventRequestContext(_EventRequestContext):
     _pending: HandlerContext  # until filled in
 
     def __getattr__(self, name: str) -> Any:
-        info: HandlerContext | None = self.__dict__.pop("_pending", None)
-        if info is None:
+        fields = self.__dict__
+        info: HandlerContext | None = fields.get("_pending")
+        if info is None or "_filling" in fields:  # filled in, or being filled: missing
             raise AttributeError(name)
+        fields["_filling"] = True
+        try:
+            made = self._made_fields(info)
+        finally:
+            del fields["_filling"]
+        # all or nothing: a failure above leaves the context as it was (and retried)
+        fields.update(made)
+        del fields["_pending"]
+        if self.url_adapter is not None:
+            self.match_request()
+        return getattr(self, name)
+
+    def _made_fields(self, info: HandlerContext) -> dict[str, Any]:
         socket = info.socket
         app = self.app
         session = info.state.event_session(socket)
         shared = socket_contexts(socket, app)
-        self.__dict__.update(shared.event_fields(session))
-        request = self.request
-        request.sid = socket.id  # type: ignore[attr-defined]
-        request.namespace = socket.nsp  # type: ignore[attr-defined]
-        request.event = {"message": info.event, "args": info.args}  # type: ignore[attr-defined]
+        made = shared.event_fields(session)
+        request = made[_template_fields(shared.template).request]
+        request.sid = socket.id
+        request.namespace = socket.nsp
+        request.event = {"message": info.event, "args": info.args}
         if session is None:  # what Flask's push does: the cookie session of this request
             opened = _open_session(app, request)
             for key in _template_fields(shared.template).session:
-                self.__dict__[key] = opened
-        if self.url_adapter is not None:
-            self.match_request()
-        return getattr(self, name)
+                made[key] = opened
+        return made
 
 
 _new = object.__new__
@@ -315,15 +327,19 @@ class _PushedContexts:
         ctx = self._ctx
         app = self._contexts.app
         try:
+            request = None
             try:
                 if app.teardown_request_funcs or request_tearing_down.receivers:
-                    app.do_teardown_request(error)
+                    app.do_teardown_request(error)  # (may fill the context in)
                 if "_pending" not in ctx.__dict__:
-                    ctx.request.close()
+                    request = ctx.request
+                    request.close()
             finally:
                 _cv_request.reset(request_token)
-                if "_pending" not in ctx.__dict__:
-                    ctx.request.environ["werkzeug.request"] = None
+                if request is not None:
+                    request.environ["werkzeug.request"] = None
+        finally:
+            try:
                 if app_token is not None:
                     try:
                         if app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
@@ -332,8 +348,8 @@ class _PushedContexts:
                         _cv_app.reset(app_token)
                     if appcontext_popped.receivers:
                         appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
-        finally:
-            _current.reset(current)
+            finally:
+                _current.reset(current)
 
 
 # -- the test client's HTTP side -----------------------------------------------------

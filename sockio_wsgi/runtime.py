@@ -22,6 +22,7 @@ import gevent.socket
 import greenlet
 from gevent import Greenlet
 from gevent import Timeout as Timeout
+from gevent._hub_local import get_hub_if_exists
 
 T = TypeVar("T")
 
@@ -71,16 +72,17 @@ def _start_task(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     hub_worker().switch(func, args)
 
 
-def call_soon_for(sock: Any, func: Callable[..., Any], *args: Any) -> bool:
+def in_hub_of(sock: Any) -> bool:
+    """True when the caller runs in the OS thread whose hub serves gevent socket ``sock``
+    (an emit may also come from another thread; no hub is made for it here)."""
+    return get_hub_if_exists() is sock.hub
+
+
+def call_soon_for(sock: Any, func: Callable[..., Any], *args: Any) -> None:
     """Run ``func(*args)`` in the hub of gevent socket ``sock`` once the running greenlet
     yields (before the loop next waits for I/O); like :func:`call_later`, ``func`` must
-    not block. Returns False, scheduling nothing, when called from another thread (whose
-    hub is not the socket's)."""
-    hub = sock.hub
-    if gevent.get_hub() is not hub:
-        return False
-    hub.loop.run_callback(func, *args)
-    return True
+    not block. Only from that hub's thread (see :func:`in_hub_of`)."""
+    sock.hub.loop.run_callback(func, *args)
 
 
 def start_now(func: Callable[..., Any], *args: Any) -> None:

@@ -58,6 +58,7 @@ from sockio_wsgi.runtime import (
     Semaphore,
     call_soon_for,
     call_when_readable,
+    in_hub_of,
     os_socket,
     scratch_buffer,
     send_some,
@@ -503,6 +504,12 @@ class WsprotoWebSocket:
         """Queue frames already encoded (a broadcast's) for one send per connection when
         the running greenlet yields: the broadcasts handled before then go out together
         (written out in full: a broadcast calls this once per recipient)."""
+        if not in_hub_of(self._sock):  # another OS thread: at once, or not at all
+            if not self._can_send_now():
+                return False
+            self._check_open()
+            self._send_now(data)
+            return True
         pending = self._pending
         if pending:
             if not self._corked or len(pending) + len(data) > CORK_LIMIT:
@@ -514,12 +521,10 @@ class WsprotoWebSocket:
             return False
         if self._closed or self._conn is not None:
             self._check_open()
-        if not call_soon_for(self._sock, self._uncork):
-            self._send_now(data)  # from another thread: no waiting for this hub to run
-            return True
         self._pending = data
         self._corked = True
         self._cork_owner = owner
+        call_soon_for(self._sock, self._uncork)
         return True
 
     def _uncork(self) -> None:

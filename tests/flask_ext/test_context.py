@@ -262,6 +262,46 @@ def test_an_event_that_reads_neither_request_nor_session_builds_neither() -> Non
         assert opened.count("/socket.io/") == 1  # the managed copy, made on first use
 
 
+def test_a_request_that_cannot_be_made_leaves_no_context_behind() -> None:
+    """When making an event's request fails, the handler sees the error, teardown still
+    runs, and the next event gets fresh contexts (its own g, a working request)."""
+
+    class FlakyRequest(Request):
+        fail = False
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if FlakyRequest.fail:
+                FlakyRequest.fail = False
+                raise RuntimeError("cannot make the request")
+            super().__init__(*args, **kwargs)
+
+    app, socketio = make_app(manage_session=False)  # (a managed copy makes a request too)
+    app.request_class = FlakyRequest
+    torn_down: list[Any] = []
+
+    @app.teardown_appcontext
+    def teardown(exc: BaseException | None) -> None:
+        torn_down.append(g.get("mark"))
+
+    @socketio.on("touch")
+    def touch() -> Any:
+        g.mark = "first"
+        FlakyRequest.fail = True  # the next request made, this event's, fails
+        try:
+            return request.sid
+        except RuntimeError as exc:
+            return str(exc)
+
+    @socketio.on("fresh")
+    def fresh() -> Any:
+        return [g.get("mark"), request.sid == client.sids["/"]]
+
+    with socketio.test_client(app) as client:
+        assert client.emit("touch", callback=True) == "cannot make the request"
+        assert client.emit("fresh", callback=True) == [None, True]
+    assert torn_down[:2] == ["first", None]
+
+
 def test_teardown_functions_and_context_signals_run_for_every_event() -> None:
     """What Flask runs around a request runs around each event, touched or not: teardown
     functions of both contexts and the app context's signals, with g the event's own."""

@@ -68,6 +68,12 @@ def sio() -> sockio_wsgi.Server:
             sio.emit("big", index, "x" * size)
         sio.emit("n", "done")
 
+    @sio.on("steps")
+    def steps(socket: sockio_wsgi.Socket, count: int, size: int) -> None:
+        for index in range(count):  # one broadcast per step: each is one queued write
+            sio.emit("big", index, "x" * size)
+            sio.sleep(0)
+
     return sio
 
 
@@ -133,6 +139,22 @@ def test_a_client_that_stops_reading_gets_every_broadcast_in_order(running: Runn
             assert [event[1] for event in got[:-1]] == list(range(count))
             assert all(len(event[2]) == size for event in got[:-1])
             assert got[-1] == ["n", "done"]
+    finally:
+        sender.close()
+        other.close()
+
+
+def test_a_queued_write_the_kernel_takes_only_part_of_is_finished_by_the_writer(
+    running: Running,
+) -> None:
+    """The last broadcast is larger than the clients' socket buffers: what the one queued
+    write leaves is sent by the writer, with nothing after it to push it out."""
+    sender, other = connect(running), connect(running)
+    try:
+        sender.send('42["steps",1,12000000]')
+        for ws in (other, sender):
+            first = events(ws, 1)[0]
+            assert first[:2] == ["big", 0] and len(first[2]) == 12000000
     finally:
         sender.close()
         other.close()
