@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 import gevent
 import gevent.event
 import gevent.lock
+import gevent.monkey
 import gevent.queue
 import gevent.socket
 import greenlet
 from gevent import Greenlet
 from gevent import Timeout as Timeout
-from gevent._hub_local import get_hub_if_exists
 
 T = TypeVar("T")
 
@@ -72,16 +72,14 @@ def _start_task(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     hub_worker().switch(func, args)
 
 
-def in_hub_of(sock: Any) -> bool:
-    """True when the caller runs in the OS thread whose hub serves gevent socket ``sock``
-    (an emit may also come from another thread; no hub is made for it here)."""
-    return get_hub_if_exists() is sock.hub
+# the OS thread's id, even under monkey patching (where threading's is the greenlet's)
+os_thread_id: Callable[[], int] = gevent.monkey.get_original("_thread", "get_ident")
 
 
 def call_soon_for(sock: Any, func: Callable[..., Any], *args: Any) -> None:
     """Run ``func(*args)`` in the hub of gevent socket ``sock`` once the running greenlet
     yields (before the loop next waits for I/O); like :func:`call_later`, ``func`` must
-    not block. Only from that hub's thread (see :func:`in_hub_of`)."""
+    not block. Only from that hub's OS thread (see :data:`os_thread_id`)."""
     sock.hub.loop.run_callback(func, *args)
 
 

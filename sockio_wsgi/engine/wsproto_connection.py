@@ -58,8 +58,8 @@ from sockio_wsgi.runtime import (
     Semaphore,
     call_soon_for,
     call_when_readable,
-    in_hub_of,
     os_socket,
+    os_thread_id,
     scratch_buffer,
     send_some,
     stop_waiting,
@@ -197,6 +197,7 @@ class WsprotoWebSocket:
         compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
     ) -> None:
         self._sock = sock
+        self._thread = os_thread_id()  # the OS thread of the hub that serves the socket
         self._raw: Any = os_socket(sock)  # None with TLS
         # wsproto, made on first need (a control, fragmented or compressed frame, the
         # close): most connections only ever see the plain frames of the fast path
@@ -504,7 +505,7 @@ class WsprotoWebSocket:
         """Queue frames already encoded (a broadcast's) for one send per connection when
         the running greenlet yields: the broadcasts handled before then go out together
         (written out in full: a broadcast calls this once per recipient)."""
-        if not in_hub_of(self._sock):  # another OS thread: at once, or not at all
+        if os_thread_id() != self._thread:  # another OS thread: at once, or not at all
             if not self._can_send_now():
                 return False
             self._check_open()

@@ -8,7 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import gevent
+import gevent.monkey
 import pytest
+from gevent._hub_local import get_hub_if_exists
 
 import sockio_wsgi
 import sockio_wsgi.engine.wsproto_connection as wsproto_connection
@@ -158,3 +161,30 @@ def test_a_queued_write_the_kernel_takes_only_part_of_is_finished_by_the_writer(
     finally:
         sender.close()
         other.close()
+
+
+def test_a_broadcast_from_another_os_thread_is_written_at_once(
+    running: Running, sio: sockio_wsgi.Server
+) -> None:
+    """An emit from a real OS thread (not a greenlet) is sent right away: nothing is
+    queued for a hub that thread does not run, and no hub is made for it."""
+    start_thread = gevent.monkey.get_original("_thread", "start_new_thread")
+    client = connect(running)
+    try:
+        outcome: list[Any] = []
+
+        def emit_from_thread() -> None:
+            try:
+                sio.emit("n", "from a thread")
+                outcome.append(get_hub_if_exists())
+            except BaseException as exc:
+                outcome.append(exc)
+
+        start_thread(emit_from_thread, ())
+        with gevent.Timeout(5):
+            while not outcome:
+                gevent.sleep(0.01)
+        assert outcome == [None]
+        assert events(client, 1) == [["n", "from a thread"]]
+    finally:
+        client.close()
