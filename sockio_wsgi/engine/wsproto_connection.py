@@ -34,6 +34,7 @@ from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol
 from wsproto.utilities import generate_accept_token
 
+from sockio_wsgi.engine.ordered_writes import OrderedWrites
 from sockio_wsgi.engine.websocket import (
     CLOSE_INVALID_PAYLOAD,
     CLOSE_MESSAGE_TOO_BIG,
@@ -42,7 +43,6 @@ from sockio_wsgi.engine.websocket import (
     SOCKET_KEEPABLE_KEY,
     SOCKET_KEPT_KEY,
     UPGRADED_KEY,
-    BacklogListener,
     CompressFlags,
     ReadableListener,
     UpgradeRefused,
@@ -55,13 +55,8 @@ from sockio_wsgi.protocol.wsframes import (
     unmask,
 )
 from sockio_wsgi.runtime import (
-    Semaphore,
-    call_soon_for,
     call_when_readable,
-    os_socket,
-    os_thread_id,
     scratch_buffer,
-    send_some,
     stop_waiting,
     wait_readable,
 )
@@ -173,13 +168,7 @@ def _handshake(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), accepted
 
 
-_NOTHING_TO_WAIT_FOR = contextlib.nullcontext()
-
-# broadcasts' frames queued for one connection beyond this go out without waiting
-CORK_LIMIT = 65536
-
-
-class WsprotoWebSocket:
+class WsprotoWebSocket(OrderedWrites):
     """A server WebSocket over a gevent socket.
 
     Whole data frames, nearly all the traffic, are split, unmasked and built by
@@ -187,6 +176,8 @@ class WsprotoWebSocket:
     other frame (control, fragmented, compressed or malformed) goes whole to wsproto, which
     stays the authority on the rest of RFC 6455 and does the handshake and closing.
     """
+
+    _conn: Connection | None
 
     def __init__(
         self,
@@ -196,9 +187,7 @@ class WsprotoWebSocket:
         compressed: bool,
         compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
     ) -> None:
-        self._sock = sock
-        self._thread = os_thread_id()  # the OS thread of the hub that serves the socket
-        self._raw: Any = os_socket(sock)  # None with TLS
+        super().__init__(sock)
         # wsproto, made on first need (a control, fragmented or compressed frame, the
         # close): most connections only ever see the plain frames of the fast path
         self._conn = conn
@@ -206,13 +195,6 @@ class WsprotoWebSocket:
         self._compressed = compressed
         self._threshold = compression_threshold
         self.deflate: Extension | None = None  # the negotiated permessage-deflate
-        # held by a write that waits for the kernel; made by the first such write (most
-        # connections never have one)
-        self._write_lock: Semaphore | None = None
-        self._pending = b""  # bytes the kernel did not take during a try_send
-        # _pending holds broadcasts' frames not yet tried, sent when the greenlet yields
-        self._corked = False
-        self._cork_owner: BacklogListener | None = None
         # messages read but not yet received, and the parts of a fragmented one: made on
         # first need (most reads hold one whole frame, taken without either)
         self._ready: list[str | bytes] | None = None
@@ -222,7 +204,6 @@ class WsprotoWebSocket:
         self._parts: list[Any] | None = None
         self._size = 0
         self._in_fragment = False  # wsproto holds the first frames of a message
-        self._closed = False
         self._released = False
         self._kept = False  # the server left the socket to us: we close it at the end
         self._wake: Any = None  # the readiness watcher of a hibernated connection
@@ -448,124 +429,6 @@ class WsprotoWebSocket:
         conn = self._conn
         if self._closed or (conn is not None and conn.state is not ConnectionState.OPEN):
             raise ConnectionResetError("WebSocket is closed")
-
-    def send_frames(self, frames: list[str | bytes], compress: CompressFlags = True) -> None:
-        with self._after_other_writes():
-            self._check_open()
-            self._send_after_pending(self._encode(frames, compress))
-
-    def _writing(self) -> bool:
-        """True while a write waits for the kernel (it holds the write lock)."""
-        lock = self._write_lock
-        return lock is not None and lock.locked()
-
-    def _after_other_writes(self) -> contextlib.AbstractContextManager[Any]:
-        """The write lock while another write waits for the kernel (this one goes after
-        it), else nothing to wait for."""
-        lock = self._write_lock
-        return lock if lock is not None and lock.locked() else _NOTHING_TO_WAIT_FOR
-
-    def _send_after_pending(self, data: bytes) -> None:
-        """Send what a try_send left, then ``data``: at once when the kernel takes it all,
-        else holding the write lock (made now if need be) until it is out. Called with no
-        other write in progress (or holding the lock)."""
-        if self._pending:
-            data, self._pending = self._pending + data, b""
-            self._corked = False
-        raw = self._raw
-        rest: bytes | memoryview = data
-        if raw is not None:
-            sent = send_some(raw, data)
-            if sent == len(data):
-                return
-            rest = memoryview(data)[sent:]
-        lock = self._write_lock
-        if lock is None:
-            lock = self._write_lock = Semaphore()
-        if lock.locked():  # the caller holds it
-            self._sock.sendall(rest)
-            return
-        with lock:
-            self._sock.sendall(rest)
-
-    def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
-        """Write without waiting when no other write is in progress.
-
-        Returns False when the caller must queue ``frames`` for the writer instead. Bytes
-        the kernel does not take at once are kept and go out first on the writer's next
-        :meth:`send_frames`, so a slow client never blocks the greenlet that emits.
-        """
-        if not self._can_send_now():
-            return False
-        self._check_open()  # before encoding: a deflate context must only see sent frames
-        self._send_now(self._encode(frames, compress))
-        return True
-
-    def try_send_encoded(self, data: bytes, owner: BacklogListener) -> bool:
-        """Queue frames already encoded (a broadcast's) for one send per connection when
-        the running greenlet yields: the broadcasts handled before then go out together
-        (written out in full: a broadcast calls this once per recipient)."""
-        if os_thread_id() != self._thread:  # another OS thread: at once, or not at all
-            if not self._can_send_now():
-                return False
-            self._check_open()
-            self._send_now(data)
-            return True
-        pending = self._pending
-        if pending:
-            if not self._corked or len(pending) + len(data) > CORK_LIMIT:
-                return False  # the kernel holds back earlier bytes: the writer goes on
-            self._pending = pending + data
-            return True
-        lock = self._write_lock
-        if self._raw is None or (lock is not None and lock.locked()):
-            return False
-        if self._closed or self._conn is not None:
-            self._check_open()
-        self._pending = data
-        self._corked = True
-        self._cork_owner = owner
-        call_soon_for(self._sock, self._uncork)
-        return True
-
-    def _uncork(self) -> None:
-        """Send what broadcasts queued (in the hub: one try, the rest to the writer)."""
-        if not self._corked:
-            return  # another write took it first
-        owner = self._cork_owner
-        self._corked = False
-        self._cork_owner = None
-        data = self._pending
-        if self._closed or not data:
-            return
-        try:
-            sent = send_some(self._raw, data)
-        except OSError:
-            sent = 0  # the writer meets the error, and ends the session for it
-        self._pending = data[sent:] if sent < len(data) else b""
-        if self._pending and owner is not None:
-            owner.on_backlog()
-
-    def _can_send_now(self) -> bool:
-        """No TLS, no leftover bytes and no other write in progress: a send may go now."""
-        return self._raw is not None and not self._pending and not self._writing()
-
-    def _send_now(self, data: bytes) -> None:
-        """One non-blocking send; what the kernel does not take waits for the writer."""
-        sent = send_some(self._raw, data)
-        if sent < len(data):
-            self._pending = data[sent:]
-
-    @property
-    def has_pending(self) -> bool:
-        return bool(self._pending) and not self._corked
-
-    def _write(self, data: bytes) -> None:
-        try:
-            with self._after_other_writes():
-                self._send_after_pending(data)
-        except OSError:
-            self._closed = True
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         if not self._closed and self._wsproto().state in (

@@ -14,7 +14,7 @@ import pytest
 from gevent._hub_local import get_hub_if_exists
 
 import sockio_wsgi
-import sockio_wsgi.engine.wsproto_connection as wsproto_connection
+import sockio_wsgi.engine.ordered_writes as ordered_writes
 from tests.helpers.raw import RawWebSocket, eio_target
 from tests.helpers.server import Running, serving_sio
 
@@ -92,13 +92,13 @@ def test_the_broadcasts_of_one_handler_step_go_out_in_one_write_each(
     sender, other = connect(running), connect(running)
     try:
         writes: list[bytes] = []
-        real_send_some = wsproto_connection.send_some
+        real_send_some = ordered_writes.send_some
 
         def recording_send_some(raw: Any, data: Any) -> int:
             writes.append(bytes(data))
             return real_send_some(raw, data)
 
-        monkeypatch.setattr(wsproto_connection, "send_some", recording_send_some)
+        monkeypatch.setattr(ordered_writes, "send_some", recording_send_some)
         sender.send('42["burst",5]')
         expected = [["n", index] for index in range(5)]
         assert events(sender, 5) == expected
