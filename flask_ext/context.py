@@ -251,14 +251,15 @@ class _LazyEventRequestContext(_EventRequestContext):
         app = self.app
         session = info.state.event_session(socket)
         shared = socket_contexts(socket, app)
+        shape = _template_fields(shared.template)
         made = shared.event_fields(session)
-        request = made[_template_fields(shared.template).request]
+        request = made[shape.request]
         request.sid = socket.id
         request.namespace = socket.nsp
         request.event = {"message": info.event, "args": info.args}
         if session is None:  # what Flask's push does: the cookie session of this request
             opened = _open_session(app, request)
-            for key in _template_fields(shared.template).session:
+            for key in shape.session:
                 made[key] = opened
         return made
 
