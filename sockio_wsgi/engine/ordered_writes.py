@@ -45,8 +45,8 @@ class OrderedWrites:
         # connections never have one)
         self._write_lock: Semaphore | None = None
         self._pending = b""  # bytes the kernel did not take during a try_send
-        # _pending holds broadcasts' frames not yet tried, sent when the greenlet yields
-        self._corked = False
+        # set while _pending holds broadcasts' frames not yet tried (sent when the greenlet
+        # yields): whom to tell if the kernel then leaves some
         self._cork_owner: BacklogListener | None = None
 
     def _encode(self, frames: list[str | bytes], compress: CompressFlags = True) -> bytes:
@@ -77,7 +77,7 @@ class OrderedWrites:
         other write in progress (or holding the lock)."""
         if self._pending:
             data, self._pending = self._pending + data, b""
-            self._corked = False
+            self._cork_owner = None
         raw = self._raw
         rest: bytes | memoryview = data
         if raw is not None:
@@ -119,7 +119,7 @@ class OrderedWrites:
             return True
         pending = self._pending
         if pending:
-            if not self._corked or len(pending) + len(data) > CORK_LIMIT:
+            if self._cork_owner is None or len(pending) + len(data) > CORK_LIMIT:
                 return False  # the kernel holds back earlier bytes: the writer goes on
             self._pending = pending + data
             return True
@@ -129,17 +129,15 @@ class OrderedWrites:
         if self._closed or self._conn is not None:
             self._check_open()
         self._pending = data
-        self._corked = True
         self._cork_owner = owner
         call_soon_for(self._sock, self._uncork)
         return True
 
     def _uncork(self) -> None:
         """Send what broadcasts queued (in the hub: one try, the rest to the writer)."""
-        if not self._corked:
-            return  # another write took it first
         owner = self._cork_owner
-        self._corked = False
+        if owner is None:
+            return  # another write took it first
         self._cork_owner = None
         data = self._pending
         if self._closed or not data:
@@ -149,7 +147,7 @@ class OrderedWrites:
         except OSError:
             sent = 0  # the writer meets the error, and ends the session for it
         self._pending = data[sent:] if sent < len(data) else b""
-        if self._pending and owner is not None:
+        if self._pending:
             owner.on_backlog()
 
     def _can_send_now(self) -> bool:
@@ -164,7 +162,7 @@ class OrderedWrites:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending) and not self._corked
+        return bool(self._pending) and self._cork_owner is None
 
     def _write(self, data: bytes) -> None:
         try:
