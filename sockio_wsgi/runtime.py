@@ -44,27 +44,12 @@ def spawn(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     return gevent.spawn(func, *args, **kwargs)
 
 
-MAX_IDLE_WORKERS = 64  # parked worker greenlets kept per hub, for run_soon
-
-
-def idle_workers(hub: Any = None) -> list[Any]:
-    """The parked workers of ``hub`` (this thread's by default), kept on the hub itself:
-    they die with it, and each thread's hub has its own."""
-    hub = hub if hub is not None else gevent.get_hub()
-    idle: list[Any] | None = getattr(hub, "_sockio_idle_workers", None)
-    if idle is None:
-        idle = hub._sockio_idle_workers = []
-    return idle
-
-
 def run_soon(func: Callable[..., Any], *args: Any) -> None:
     """Run ``func(*args)`` in a greenlet of its own, soon: for tasks nobody joins or kills.
 
-    The greenlet is taken from those earlier tasks left parked, as a thread pool reuses
-    its threads: a new greenlet costs about 15 us (its frame stack is mapped and unmapped
-    for every one), a parked one a switch. Each task starts with empty context variables;
-    greenlet-local data (``gevent.local``, a patched ``threading.local``) may outlive a
-    task, as a thread's does in a threaded server. Errors are logged."""
+    Each task gets a new plain greenlet (cheaper to start than a ``gevent.Greenlet``),
+    never one a previous task used: a ``gevent.Timeout`` that task left running, or the
+    greenlet-local data it set, must not reach the next one. Errors are logged."""
     gevent.get_hub().loop.run_callback(_start_task, func, args)
 
 
@@ -74,6 +59,12 @@ def _start_task(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
 
 # the OS thread's id, even under monkey patching (where threading's is the greenlet's)
 os_thread_id: Callable[[], int] = gevent.monkey.get_original("_thread", "get_ident")
+
+
+def call_soon(func: Callable[..., Any], *args: Any) -> None:
+    """Run ``func(*args)`` in this thread's hub once the running greenlet yields (before
+    the loop next waits for I/O); ``func`` must not block."""
+    gevent.get_hub().loop.run_callback(func, *args)
 
 
 def call_soon_for(sock: Any, func: Callable[..., Any], *args: Any) -> None:
@@ -94,43 +85,27 @@ def start_now(func: Callable[..., Any], *args: Any) -> None:
 
 
 def hub_worker() -> Any:
-    """A greenlet that a hub callback starts at once with ``.switch(func, args)``: a
-    parked worker of :func:`run_soon`, or a new one. It is a plain greenlet (not a
-    ``gevent.Greenlet``: it cannot be joined or killed); when it waits or ends, the hub
-    goes on. Starting it this way costs a fraction of :func:`spawn`, which schedules the
-    start for the loop's next callback round."""
+    """A new greenlet that a hub callback starts at once with ``.switch(func, args)``.
+
+    It is a plain greenlet (not a ``gevent.Greenlet``: it cannot be joined or killed);
+    when it waits or ends, the hub goes on. Starting it this way costs a fraction of
+    :func:`spawn`, which schedules the start for the loop's next callback round. Each
+    starts with empty context variables."""
     hub = gevent.get_hub()
     if gevent.getcurrent() is not hub:
         raise RuntimeError("hub_worker is only for callbacks that run in the hub")
-    idle = idle_workers(hub)
-    if idle:
-        worker = idle.pop()
-        worker.gr_context = contextvars.Context()
-        return worker
-    return greenlet.greenlet(_work, parent=hub)
+    worker = greenlet.greenlet(_work, parent=hub)
+    worker.gr_context = contextvars.Context()
+    return worker
 
 
 def _work(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    me = greenlet.getcurrent()
-    hub = me.parent
-    idle = idle_workers(hub)
-    while True:
-        try:
-            func(*args)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException:
-            log.exception("task %s failed", getattr(func, "__qualname__", func))
-        func = args = None  # type: ignore[assignment]  # hold nothing while parked
-        if len(idle) >= MAX_IDLE_WORKERS:
-            return
-        idle.append(me)
-        try:
-            func, args = hub.switch()
-        except BaseException:  # thrown into a parked worker (a stale timeout, a kill)
-            if me in idle:
-                idle.remove(me)
-            return
+    try:
+        func(*args)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException:
+        log.exception("task %s failed", getattr(func, "__qualname__", func))
 
 
 def spawn_later(seconds: float, func: Callable[..., Any], *args: Any) -> Greenlet:

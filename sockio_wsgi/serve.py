@@ -262,7 +262,7 @@ class WebSocketServer(pywsgi.WSGIServer):  # type: ignore[misc]
 
     def set_spawn(self, spawn: Any) -> None:
         super().set_spawn(spawn)
-        if spawn == "default":  # a parked worker, not a new greenlet, per connection
+        if spawn == "default":  # a plain greenlet started at once, not a gevent.Greenlet
             self._spawn = runtime.start_now
 
     def do_close(self, sock: Any, *args: Any) -> None:

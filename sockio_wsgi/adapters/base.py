@@ -25,8 +25,8 @@ Adapters never import the server: a namespace hands its adapter an :class:`Adapt
 a small interface to encode a packet once, deliver it to local sockets, describe and
 disconnect local sockets, and receive other servers' ``server_side_emit``. Methods are
 synchronous; a cluster adapter that waits for other servers (``fetch_sockets``, acks)
-blocks the calling greenlet, and must call ``sockio_wsgi.engine.socket.release_reader()``
-before it does. ``opts.local`` asks a cluster adapter to stay on this server.
+blocks the calling greenlet (a handler's connection keeps reading meanwhile).
+``opts.local`` asks a cluster adapter to stay on this server.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ from sockio_wsgi.adapters.cluster_wire import RequestType
 from sockio_wsgi.adapters.local_bus import LocalBus
 from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.adapters.requests import handle_request
-from sockio_wsgi.engine.socket import release_reader
 from sockio_wsgi.exceptions import BusUnavailable, TimeoutError
 from sockio_wsgi.protocol.sio import SioPacket
 
@@ -171,7 +170,6 @@ class RedisAdapter(InMemoryAdapter):
             )
         result: runtime.AsyncResult = runtime.AsyncResult()
         self._ask(kind, fields, expected, lambda err, got: result.set((err, got)))
-        release_reader()
         error, responses = result.get()
         if error is not None:
             raise error

@@ -146,7 +146,7 @@ class EngineServer:
     def _on_message(self, sock: EngineSocket, data: str | bytes) -> None:
         handler = self._handlers.get("message")
         if handler is not None:
-            handler(sock.sid, data)
+            sock.run(handler, sock.sid, data)  # in order, even while one of them waits
 
     def _on_close(self, sock: EngineSocket, reason: CloseReason) -> None:
         keep = sock.ws is None and (sock.session.outbox or reason in SERVER_SIDE_REASONS)

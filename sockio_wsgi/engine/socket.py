@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sockio_wsgi import runtime
-from sockio_wsgi.engine.idle import Hibernate, IdleSweeper
+from sockio_wsgi.engine.idle import IdleSweeper
+from sockio_wsgi.engine.reader import WebSocketReader
+from sockio_wsgi.engine.tasks import OrderedTasks
 from sockio_wsgi.engine.websocket import CLOSE_NORMAL, WebSocket
 from sockio_wsgi.protocol.eio import (
     CLOSE,
@@ -21,7 +23,6 @@ from sockio_wsgi.protocol.eio import (
     decode_frame,
     encode_frame,
     message,
-    message_data,
     uncompressed,
 )
 from sockio_wsgi.protocol.errors import ProtocolError
@@ -42,19 +43,6 @@ from sockio_wsgi.protocol.wsframes import encode_data_frame
 log = logging.getLogger("sockio_wsgi.engine")
 
 PROBE_NOOP_DELAY = 0.1  # seconds a GET may stay parked while the WebSocket is probed
-
-# greenlet -> the connection it reads; handlers run on that greenlet (see release_reader)
-_readers: dict[Any, EngineSocket] = {}
-
-
-def release_reader() -> None:
-    """Call before the current greenlet waits. If it is a WebSocket reader (a handler
-    runs on it), a new greenlet takes over reading that connection, so that what it waits
-    for, such as an acknowledgement from that very client, can still arrive."""
-    sock = _readers.pop(runtime.current(), None)
-    if sock is not None:
-        sock._release_reader()
-
 
 _last_framed: tuple[tuple[Packet, ...], bytes] = ((), b"")
 
@@ -81,8 +69,12 @@ class MessageReceiver(Protocol):
 CloseCallback = Callable[["EngineSocket", CloseReason], None]
 
 
-class EngineSocket:
-    """A live Engine.IO session; ``send`` may be called from any greenlet."""
+class EngineSocket(WebSocketReader, OrderedTasks):
+    """A live Engine.IO session; ``send`` may be called from any greenlet.
+
+    The WebSocket read side (and the hand-off of reading while a handler waits) is
+    :class:`~sockio_wsgi.engine.reader.WebSocketReader`; ``run`` orders the raw Engine.IO
+    message handlers (:class:`~sockio_wsgi.engine.tasks.OrderedTasks`)."""
 
     def __init__(
         self,
@@ -107,20 +99,13 @@ class EngineSocket:
         self._output: Any = None  # set when there is output for a parked poll
         self._writer: Any = None
         self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
-        self._reader: Any = None  # the greenlet reading the WebSocket (None: hibernated)
         self._idle = idle
-        self._last_wake = -1e9  # monotonic time the last hibernated reader was woken
-        self._ended: Any = None  # set when the session ends
         self._timer: Any = None
         self._schedule_timer()
 
     @property
     def transport(self) -> str:
         return self.session.transport
-
-    @property
-    def closed(self) -> bool:
-        return self.session.closed
 
     @property
     def writable(self) -> bool:
@@ -196,7 +181,7 @@ class EngineSocket:
         log.info("session %s sent an invalid packet: %s", self.sid, error)
         self._apply(self.session.receive_invalid())
 
-    def _deliver(self, data: str | bytes) -> None:
+    def _deliver_now(self, data: str | bytes) -> None:
         try:
             if self.message_receiver is not None:
                 self.message_receiver.on_message(data)
@@ -338,116 +323,26 @@ class EngineSocket:
         if self.session.closed:
             self._wake()
 
-    @property
-    def is_reader(self) -> bool:
-        """True in the greenlet that is reading this connection's WebSocket."""
-        return self._reader is runtime.current()
-
-    def _release_reader(self) -> None:
-        if self.ws is not None and not self.closed:
-            self._reader = runtime.spawn(self._read_frames, self.ws)
-
-    def _read_loop(self, ws: WebSocket) -> None:
-        if ws.kept and self._idle is not None and not ws.buffered:
-            # The connection outlives this request's greenlet, whose stack is the deepest
-            # (the WSGI server's): it ends now, and a reader starts when bytes arrive.
-            self._reader = None
-            ws.when_readable(self)
-            return  # the writer closes the connection when the session ends
-        self._reader = runtime.current()
-        self._read_frames(ws)
-        if ws.kept:
-            return
-        if not self.session.closed:
-            if self._ended is None:
-                self._ended = runtime.Event()
-            self._ended.wait()  # reading was handed over; this greenlet still owns the socket
+    def _join_writer(self) -> None:
         if self._writer is not None:
             self._writer.join(timeout=5)
-        ws.close()
 
-    def _read_frames(self, ws: WebSocket, one_shot: bool = False) -> None:
-        me = runtime.current()
-        _readers[me] = self
-        idle = self._idle if ws.kept else None
-        if idle is not None:
-            idle.awake(self)
-        try:
-            self._read_until_handed_over(ws, me, one_shot)
-        except (Hibernate, BlockingIOError):  # idle for a sweep, or a one-shot read is done
-            self._reader = None
-            ws.when_readable(self)
-        finally:
-            _readers.pop(me, None)
-            if self._reader is me:
-                self._reader = None  # it ended without handing over: closed, or failed
-            if idle is not None and self._reader is None:
-                idle.asleep(self)
+    # -- ordered raw handlers (OrderedTasks) --------------------------------------------
 
-    # -- hibernation (see engine/idle.py) ----------------------------------------------
+    def _runs_inline(self) -> bool:
+        return self.is_reader
 
-    def idle_reader(self) -> Any:
-        """The reader greenlet when it waits for bytes that have not come since the last
-        sweep (the sweep then ends it), else None."""
-        ws = self.ws
-        if ws is None or self.session.closed or self._reader is None:
-            return None
-        if ws.active_since_last_check() or not ws.waiting:
-            return None
-        return self._reader
+    def _tasks_overflowed(self, queued: int) -> None:
+        log.warning(
+            "session %s: %d messages queued behind a running handler; closing it",
+            self.sid,
+            queued,
+        )
+        self._drop_tasks()
+        self.close(CloseReason.TRANSPORT_ERROR)
 
-    def on_readable(self) -> None:
-        """Bytes arrived on a hibernated connection (called in the hub).
-
-        After a quiet spell the new reader is one-shot: it reads what has arrived and
-        hibernates again at once, which costs less than parking until the sweep ends it.
-        Wake-ups in quick succession mean traffic: that reader parks between messages."""
-        if self.ws is not None and not self.session.closed and self._reader is None:
-            now = runtime.monotonic()
-            assert self._idle is not None  # only kept sockets with a sweeper hibernate
-            one_shot = now - self._last_wake > 2 * self._idle.interval
-            self._last_wake = now
-            reader = runtime.hub_worker()
-            self._reader = reader
-            reader.switch(self._read_guarded, (self.ws, one_shot))
-
-    def _read_guarded(self, ws: WebSocket, one_shot: bool) -> None:
-        """The body of a reader started from the hub: nothing above it would log an error
-        (a handler's ``gevent.Timeout`` included), and the connection must not go deaf."""
-        try:
-            self._read_frames(ws, one_shot)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException:
-            log.exception("reader of session %s failed", self.sid)
-            self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
-
-    def _read_until_handed_over(self, ws: WebSocket, me: Any, one_shot: bool = False) -> None:
-        """Read and deliver until the session ends or another greenlet takes over reading;
-        ``one_shot`` raises ``BlockingIOError`` once what had arrived is delivered (without
-        asking the kernel again: the readiness watcher tells when more comes)."""
-        session = self.session
-        wait = not one_shot
-        read = False
-        while not session.closed and self._reader is me:
-            if one_shot and read and not ws.buffered:
-                raise BlockingIOError
-            frame = ws.receive(wait)
-            read = True
-            if frame is None:
-                self._apply(session.close(CloseReason.TRANSPORT_CLOSE))
-                break
-            data = message_data(frame)
-            if data is not None:  # the common case: the session has nothing to do for it
-                if not session.closed:
-                    self._deliver(data)
-                continue
-            try:
-                packet = decode_frame(frame)
-            except ProtocolError as exc:
-                self.receive_invalid(exc)
-                break
-            self._apply(session.receive(packet, runtime.monotonic()))
+    def __repr__(self) -> str:
+        return f"<EngineSocket {self.sid}>"
 
     def _write_loop(self, ws: WebSocket) -> None:
         try:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi import runtime
 from sockio_wsgi.adapters.base import BroadcastOptions
-from sockio_wsgi.engine.socket import release_reader
 from sockio_wsgi.exceptions import TimeoutError
 from sockio_wsgi.protocol.sio import RESERVED_EVENTS, event_packet
 from sockio_wsgi.server.remote import RemoteSocket
@@ -114,7 +113,6 @@ class BroadcastOperator:
             raise ValueError("emit_with_ack on a broadcast needs a timeout")
         result: runtime.AsyncResult = runtime.AsyncResult()
         self._emit_acked(event, args, seconds, lambda err, replies: result.set((err, replies)))
-        release_reader()
         error, replies = result.get()
         if error is not None:
             raise error

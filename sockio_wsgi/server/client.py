@@ -63,7 +63,7 @@ class Client:
         if packet.type is SioType.CONNECT:
             if packet.namespace in self.sockets:
                 log.info("session %s: duplicate CONNECT to %s; closing", self.sid, packet.namespace)
-                self._force_close()
+                self.force_close()
                 return
             self.server.connect(self, packet.namespace, packet.data)
             return
@@ -77,11 +77,11 @@ class Client:
             log.info(
                 "session %s: packet for unjoined namespace %s; closing", self.sid, packet.namespace
             )
-            self._force_close()
+            self.force_close()
             return
         socket._on_packet(packet)
 
-    def _force_close(self) -> None:
+    def force_close(self) -> None:
         """Close the connection; its sockets disconnect with "forced server close"."""
         self._close_reason = "forced server close"
         self.esock.close(CloseReason.FORCED_CLOSE)

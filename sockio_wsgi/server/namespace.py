@@ -22,7 +22,6 @@ from sockio_wsgi.adapters.base import (
     Room,
     SocketRecord,
 )
-from sockio_wsgi.engine.socket import release_reader
 from sockio_wsgi.protocol.eio import Packet, message
 from sockio_wsgi.protocol.sio import SioPacket, SioType, connect_error_packet
 from sockio_wsgi.server.broadcast import (
@@ -166,7 +165,6 @@ class Namespace(BroadcastMethods, CatchAll):
         self.adapter.server_side_emit(
             [event, *args], lambda err, replies: result.set((err, replies))
         )
-        release_reader()
         error, replies = result.get()
         if error is not None:
             raise error

@@ -18,7 +18,7 @@ from sockio_wsgi import runtime
 from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.engine.http import OriginRule
 from sockio_wsgi.engine.server import EngineServer
-from sockio_wsgi.engine.socket import release_reader
+from sockio_wsgi.engine.tasks import DEFAULT_MAX_QUEUED
 from sockio_wsgi.protocol.parsers import Parser, get_parser
 from sockio_wsgi.protocol.sio import connect_error_packet
 from sockio_wsgi.server.broadcast import BroadcastMethods, BroadcastOperator
@@ -41,8 +41,10 @@ class Server(BroadcastMethods):
     :class:`~sockio_wsgi.adapters.memory.InMemoryAdapter`, the default). ``parser`` is
     ``"json"`` or a parser object (see :mod:`sockio_wsgi.protocol.parsers`).
     ``async_handlers=True`` runs each incoming event in its own greenlet instead of one
-    after another; ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's
-    child when its last socket leaves. Every other option is passed to the Engine.IO
+    after another; ``max_queued_events`` bounds the events of one socket waiting behind
+    its running handler (over it the client is disconnected);
+    ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's child when its
+    last socket leaves. Every other option is passed to the Engine.IO
     server.
     """
 
@@ -67,11 +69,15 @@ class Server(BroadcastMethods):
         compression_threshold: int = 1024,
         idle_reader_timeout: float | None = 1.0,
         async_handlers: bool = False,
+        max_queued_events: int = DEFAULT_MAX_QUEUED,
         cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         self.parser: Parser = get_parser(parser)
         self.connect_timeout = connect_timeout
         self.async_handlers = async_handlers
+        if max_queued_events < 1:
+            raise ValueError("max_queued_events must be at least 1")
+        self.max_queued_events = max_queued_events
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
         self._adapter_factory: AdapterFactory = adapter or InMemoryAdapter
         self.namespaces: dict[str, Namespace] = {}
@@ -292,9 +298,7 @@ class Server(BroadcastMethods):
 
     @staticmethod
     def sleep(seconds: float = 0) -> None:
-        """Sleep in a handler without stalling its connection: a handler may run on the
-        greenlet that reads its WebSocket, which hands reading over first."""
-        release_reader()
+        """Sleep without blocking other greenlets (a handler's connection keeps reading)."""
         runtime.sleep(seconds)
 
     @staticmethod

@@ -1,8 +1,9 @@
 """A client's membership of one namespace: emit, acks, rooms and disconnect.
 
-Incoming events of one socket run in order (see :meth:`Socket.run`), so a handler may
-block (even on ``emit_with_ack`` to the same client) without stalling the connection's
-reader, which keeps routing acks. ``Server(async_handlers=True)`` gives each event a
+Incoming events of one socket run in order (see :mod:`sockio_wsgi.engine.tasks`); a
+handler may block (even on ``emit_with_ack`` to the same client) without stalling the
+connection's reader, which keeps routing acks and heartbeats
+(:mod:`sockio_wsgi.engine.reader`). ``Server(async_handlers=True)`` gives each event a
 greenlet of its own instead.
 """
 
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi import runtime
 from sockio_wsgi.adapters.base import BroadcastOptions
-from sockio_wsgi.engine.socket import release_reader
+from sockio_wsgi.engine.tasks import OrderedTasks
 from sockio_wsgi.exceptions import DisconnectedError, TimeoutError
 from sockio_wsgi.protocol.eio import Packet
 from sockio_wsgi.protocol.ids import new_id
@@ -40,7 +41,7 @@ AckCallback = Callable[..., Any]
 PacketMiddleware = Callable[["Socket", list[Any]], Any]
 
 
-class Socket(CatchAll):
+class Socket(CatchAll, OrderedTasks):
     """One client in one namespace. ``data`` is free for the application's use.
 
     ``on_any(fn)`` listeners get ``fn(event, *args)`` for every incoming event and
@@ -63,8 +64,9 @@ class Socket(CatchAll):
         self._acks: dict[int, AckCallback] = {}
         self._ack_waiters: tuple[Any, ...] = ()
         self._middlewares: tuple[PacketMiddleware, ...] = ()
-        self._inbox: list[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
-        self._busy = False  # a task of this socket is running (tasks never overlap)
+        max_queued = namespace.server.max_queued_events
+        if max_queued != self.max_queued:
+            self.max_queued = max_queued
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.nsp}>"
@@ -111,7 +113,6 @@ class Socket(CatchAll):
             packets = self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id))
             if not self.write(packets):
                 raise DisconnectedError(f"socket {self.id} is not connected")
-            release_reader()
             reply = result.get(timeout=timeout)
         except runtime.Timeout:
             raise TimeoutError(f"no ack for {event!r} within {timeout}s") from None
@@ -281,42 +282,17 @@ class Socket(CatchAll):
         else:
             self.namespace.adapter.delete_all(self.id)
 
-    # -- ordered execution -----------------------------------------------------------
+    # -- ordered execution (OrderedTasks) ---------------------------------------------
 
-    def run(self, func: Callable[..., Any], *args: Any) -> None:
-        """Run ``func(*args)`` after every earlier task of this socket.
+    def _runs_inline(self) -> bool:
+        return self.client.esock.is_reader
 
-        Called by the connection's WebSocket reader, it runs at once in that greenlet:
-        no greenlet is spawned and nothing is switched for a handler that does not wait.
-        A handler that waits on this library (``emit_with_ack``) hands reading to a new
-        greenlet first; anything else (polling requests, other greenlets) runs the tasks
-        in a worker greenlet. Either way one socket's tasks never overlap.
-        """
-        if self._busy:
-            self._queue(func, args)
-            return
-        self._busy = True
-        if self.client.esock.is_reader:
-            self._call(func, args)
-            self._drain()
-        else:
-            self._queue(func, args)
-            runtime.run_soon(self._drain)
-
-    def _queue(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        if self._inbox is None:
-            self._inbox = []
-        self._inbox.append((func, args))
-
-    def _drain(self) -> None:
-        while self._inbox:  # read each time: a task may make the list
-            func, args = self._inbox.pop(0)
-            self._call(func, args)
-        self._busy = False
-
-    def _call(self, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        try:
-            func(*args)
-        except (Exception, runtime.Timeout):  # a gevent.Timeout a handler let escape, too
-            name = getattr(func, "__name__", func)
-            log.exception("task %s failed on socket %s", name, self.id)
+    def _tasks_overflowed(self, queued: int) -> None:
+        log.warning(
+            "socket %s: %d events queued behind a running handler (max_queued_events); "
+            "disconnecting it",
+            self.id,
+            queued,
+        )
+        self._drop_tasks()
+        self.client.force_close()

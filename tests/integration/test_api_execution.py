@@ -15,7 +15,6 @@ import gevent.event
 import pytest
 
 import sockio_wsgi
-from sockio_wsgi.engine.socket import release_reader
 from tests.helpers.node import NodeClient
 from tests.helpers.server import serving_sio
 from tests.helpers.sio_interop import RawPolling, Recorder, connected_sid
@@ -29,7 +28,6 @@ def make_sio(record: Recorder, gate: gevent.event.Event, **options: Any) -> sock
     @sio.on("slow")
     def slow(socket: sockio_wsgi.Socket) -> None:
         record.add("order", "slow start")
-        release_reader()  # this handler waits: let the connection keep reading
         gate.wait(timeout=5)
         record.add("order", "slow end")
 

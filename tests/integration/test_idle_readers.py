@@ -17,7 +17,6 @@ import greenlet
 import pytest
 
 import sockio_wsgi
-from sockio_wsgi import runtime
 from tests.helpers.node import NodeClient
 from tests.helpers.raw import (
     EngineHarness,
@@ -48,8 +47,8 @@ def open_fds() -> int:
 
 
 def task_done(worker: greenlet.greenlet) -> bool:
-    """A reader's task is over: its greenlet ended, or went back to the parked workers."""
-    return worker.dead or worker in runtime.idle_workers()
+    """A reader's task is over: its greenlet ended."""
+    return bool(worker.dead)
 
 
 def hibernated(eio: sockio_wsgi.EngineServer, sid: str) -> bool:

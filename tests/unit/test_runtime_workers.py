@@ -1,5 +1,6 @@
-"""runtime.run_soon and start_now: tasks in reused worker greenlets, each with its own
-context; os_socket."""
+"""runtime.run_soon and start_now: each task in a new greenlet with its own context, so
+nothing one task leaves behind (a running timeout, greenlet-local data) reaches another;
+os_socket."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 import gevent
 import gevent.event
+import gevent.local
 import gevent.socket
 import gevent.ssl
 import pytest
@@ -30,7 +32,7 @@ def run_and_wait(func: object, *args: object) -> None:
     assert done.wait(5), "the task did not run"
 
 
-def test_tasks_reuse_parked_greenlets_with_fresh_context() -> None:
+def test_each_task_gets_a_new_greenlet_with_fresh_context() -> None:
     seen: list[tuple[object, str]] = []
 
     def task(value: str) -> None:
@@ -39,9 +41,35 @@ def test_tasks_reuse_parked_greenlets_with_fresh_context() -> None:
 
     for value in ("a", "b", "c"):
         run_and_wait(task, value)
-    greenlets = {g for g, _ in seen}
-    assert len(greenlets) == 1  # one worker, parked between tasks and reused
+    assert len({id(g) for g, _ in seen}) == 3
+    assert all(g.dead for g, _ in seen)  # type: ignore[attr-defined]
     assert [m for _, m in seen] == ["unset", "unset", "unset"]
+
+
+def test_a_timeout_a_task_left_running_never_reaches_a_later_task() -> None:
+    outcome: list[str] = []
+
+    def careless() -> None:
+        gevent.Timeout(0.05).start()  # never cancelled
+
+    def later() -> None:
+        try:
+            gevent.sleep(0.2)  # the careless timeout fires meanwhile
+            outcome.append("later finished")
+        except gevent.Timeout:
+            outcome.append("later got the timeout")
+
+    run_and_wait(careless)
+    run_and_wait(later)
+    assert outcome == ["later finished"]
+
+
+def test_greenlet_local_data_never_reaches_a_later_task() -> None:
+    local = gevent.local.local()
+    seen: list[object] = []
+    run_and_wait(lambda: setattr(local, "user", "ada"))
+    run_and_wait(lambda: seen.append(getattr(local, "user", None)))
+    assert seen == [None]
 
 
 def test_tasks_that_wait_get_their_own_workers() -> None:
@@ -62,7 +90,7 @@ def test_tasks_that_wait_get_their_own_workers() -> None:
     gevent.sleep(0)
 
 
-def test_a_failing_task_is_logged_and_its_worker_goes_on(
+def test_a_failing_task_is_logged_and_later_tasks_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def failing() -> None:
@@ -74,21 +102,6 @@ def test_a_failing_task_is_logged_and_its_worker_goes_on(
     seen: list[str] = []
     run_and_wait(seen.append, "after")
     assert seen == ["after"]
-
-
-def test_a_timeout_thrown_into_a_parked_worker_ends_it_quietly() -> None:
-    workers: list[object] = []
-    run_and_wait(lambda: workers.append(gevent.getcurrent()))
-    worker = workers[0]
-    assert worker in runtime.idle_workers()
-    # thrown from the hub, as a timer would (the worker's parent, where it returns)
-    gevent.get_hub().loop.run_callback(worker.throw, runtime.Timeout())  # type: ignore[attr-defined]
-    gevent.sleep(0)
-    assert worker.dead  # type: ignore[attr-defined]
-    assert worker not in runtime.idle_workers()
-    seen: list[str] = []
-    run_and_wait(seen.append, "still served")
-    assert seen == ["still served"]
 
 
 def test_hub_worker_is_for_hub_callbacks_only() -> None:
