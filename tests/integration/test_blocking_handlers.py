@@ -189,3 +189,51 @@ def test_flask_handler_that_blocks_keeps_its_client(transports: list[str]) -> No
         finally:
             blocked.disconnect()
             other.disconnect()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("transports", TRANSPORTS, ids=IDS)
+def test_events_queued_behind_a_stuck_handler_are_bounded(
+    transports: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    record = Recorder()
+    gate = gevent.event.Event()
+    sio = sockio_wsgi.Server(max_queued_events=10)
+
+    @sio.on("stuck")
+    def stuck(socket: sockio_wsgi.Socket) -> None:
+        record.add("stuck", socket.id)
+        gate.wait(20)
+
+    @sio.on("later")
+    def later(socket: sockio_wsgi.Socket, n: int) -> None:
+        record.add("later", n)
+
+    @sio.on("echo")
+    def echo(socket: sockio_wsgi.Socket, value: Any) -> Any:
+        return value
+
+    @sio.on("disconnect")
+    def disconnect(socket: sockio_wsgi.Socket, reason: str) -> None:
+        record.add("disconnect", (socket.id, reason))
+
+    with serving_sio(sio) as running:
+        flooder = sockio_wsgi.Client(reconnection=False)
+        healthy = sockio_wsgi.Client()
+        try:
+            flooder.connect(running.url, transports=transports)
+            healthy.connect(running.url, transports=transports)
+            flooder.emit("stuck")
+            sid = record.wait("stuck")
+            for n in range(50):
+                flooder.emit("later", n)
+            assert healthy.emit_with_ack("echo", "fine", timeout=5) == "fine"
+            gate.set()  # the stuck handler returns; the disconnect handler runs after it
+            assert record.wait("disconnect", timeout=10) == (sid, "forced server close")
+            assert record.values("later") == []  # dropped, not run after the cut-off
+            assert "queued behind a running handler" in caplog.text
+            assert healthy.emit_with_ack("echo", "still fine", timeout=5) == "still fine"
+        finally:
+            gate.set()
+            flooder.disconnect()
+            healthy.disconnect()
