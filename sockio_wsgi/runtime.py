@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import _socket
 import contextvars
+import functools
 import logging
+import os
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import gevent
 import gevent.event
@@ -59,6 +62,95 @@ def _start_task(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
 
 # the OS thread's id, even under monkey patching (where threading's is the greenlet's)
 os_thread_id: Callable[[], int] = gevent.monkey.get_original("_thread", "get_ident")
+
+
+# -- calls from other OS threads ---------------------------------------------------------
+#
+# The server's state (sessions, rooms, queued bytes) belongs to the hub of the thread that
+# serves. An emit from a plain OS thread (unpatched code, a thread pool, a C extension's
+# callback) is handed to that hub and run there, in a greenlet of its own, while the
+# thread waits for its result: its calls run one after another, in order, and no hub is
+# ever made in the thread.
+
+_allocate_lock: Callable[[], Any] = gevent.monkey.get_original("_thread", "allocate_lock")
+
+
+class _Home:
+    """The serving thread's hub and the calls other threads queued for it."""
+
+    def __init__(self) -> None:
+        self.thread = os_thread_id()
+        self.hub = gevent.get_hub()
+        self.calls: deque[_ThreadCall] = deque()
+        self.wakeup = self.hub.loop.async_(ref=False)  # send() is safe from any thread
+        self.wakeup.start(self._run_calls)
+
+    def _run_calls(self) -> None:
+        calls = self.calls
+        while calls:
+            run_soon(calls.popleft().run)
+
+
+class _ThreadCall:
+    __slots__ = ("func", "args", "kwargs", "done", "result", "error")
+
+    def __init__(self, func: Callable[..., Any], args: Any, kwargs: Any) -> None:
+        self.func, self.args, self.kwargs = func, args, kwargs
+        self.done = _allocate_lock()
+        self.done.acquire()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.func(*self.args, **self.kwargs)
+        except BaseException as exc:  # re-raised in the calling thread
+            self.error = exc
+        finally:
+            self.done.release()
+
+
+_home: _Home | None = None
+
+
+def claim_home() -> None:
+    """This thread's hub serves connections: calls from other threads go to it. Cheap to
+    call on every request."""
+    global _home
+    home = _home
+    if home is None or home.thread != os_thread_id():
+        _home = _Home()
+
+
+def _forget_home() -> None:
+    global _home
+    _home = None  # a forked child serves with its own hub (claimed on its first request)
+
+
+os.register_at_fork(after_in_child=_forget_home)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def from_any_thread(func: F) -> F:
+    """Decorator for the public calls that touch connections (emit, disconnect, join...):
+    called from another OS thread than the serving one, the call runs in the serving hub
+    and the thread waits for its result (or exception)."""
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        home = _home
+        if home is None or home.thread == os_thread_id():
+            return func(*args, **kwargs)
+        handed = _ThreadCall(func, args, kwargs)
+        home.calls.append(handed)
+        home.wakeup.send()
+        handed.done.acquire()
+        if handed.error is not None:
+            raise handed.error
+        return handed.result
+
+    return cast(F, call)
 
 
 def call_soon(func: Callable[..., Any], *args: Any) -> None:

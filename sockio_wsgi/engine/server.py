@@ -121,16 +121,19 @@ class EngineServer:
 
         return register(handler) if handler is not None else register
 
+    @runtime.from_any_thread
     def send(self, sid: str, data: str | bytes, compress: bool = True) -> None:
         """Queue one message for a session; raises ``KeyError`` for an unknown sid.
         ``compress=False`` keeps it uncompressed on the wire."""
         self.sockets[sid].send(data, compress)
 
+    @runtime.from_any_thread
     def disconnect(self, sid: str) -> None:
         sock = self.sockets.get(sid)
         if sock is not None:
             sock.close(CloseReason.FORCED_CLOSE)
 
+    @runtime.from_any_thread
     def close(self) -> None:
         """Close every session (server shutting down) and refuse new ones.
 
@@ -170,6 +173,7 @@ class EngineServer:
         return self.handle_request(environ).send(start_response)
 
     def handle_request(self, environ: dict[str, Any]) -> Response:
+        runtime.claim_home()  # emits from other OS threads come to this thread's hub
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "OPTIONS":
             if not self.cors.origin_allowed(environ):

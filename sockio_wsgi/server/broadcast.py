@@ -82,6 +82,7 @@ class BroadcastOperator:
 
     # -- emitting --------------------------------------------------------------------
 
+    @runtime.from_any_thread
     def emit(self, event: str, *args: Any, callback: BroadcastCallback | None = None) -> int:
         """Send to every matching socket; returns how many local sockets got it.
 
@@ -100,6 +101,7 @@ class BroadcastOperator:
     def send(self, *args: Any, callback: BroadcastCallback | None = None) -> int:
         return self.emit("message", *args, callback=callback)
 
+    @runtime.from_any_thread
     def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
         """Emit and wait for one ack per recipient socket; return the replies.
 
@@ -133,6 +135,7 @@ class BroadcastOperator:
         adapter.broadcast_with_ack(packet, self._opts, on_client_count, collector.on_reply)
         return counted[0] if counted else 0
 
+    @runtime.from_any_thread
     def emit_to_each(self, event: str, *args: Any, callback: Callable[..., Any]) -> int:
         """Flask-SocketIO's ``emit(..., callback=)``: ``callback(*ack_args)`` once per
         client that acks; no deadline."""
@@ -151,6 +154,7 @@ class BroadcastOperator:
 
     # -- acting on the matching sockets ----------------------------------------------
 
+    @runtime.from_any_thread
     def fetch_sockets(self) -> list[Socket | RemoteSocket]:
         """The matching sockets: local ones as :class:`Socket`, others (from a cluster
         adapter) as :class:`RemoteSocket`; both have id, rooms, data, handshake, emit,
@@ -161,14 +165,17 @@ class BroadcastOperator:
             found.append(socket if socket is not None else RemoteSocket(self._namespace, record))
         return found
 
+    @runtime.from_any_thread
     def sockets_join(self, rooms: str | Iterable[str]) -> None:
         """Make the matching sockets join ``rooms``."""
         self._namespace.adapter.add_sockets(self._opts, set(as_rooms(rooms)))
 
+    @runtime.from_any_thread
     def sockets_leave(self, rooms: str | Iterable[str]) -> None:
         """Make the matching sockets leave ``rooms``."""
         self._namespace.adapter.del_sockets(self._opts, set(as_rooms(rooms)))
 
+    @runtime.from_any_thread
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect the matching sockets (``close`` ends their whole connections)."""
         self._namespace.adapter.disconnect_sockets(self._opts, close)

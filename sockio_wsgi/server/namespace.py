@@ -152,12 +152,14 @@ class Namespace(BroadcastMethods, CatchAll):
     def send(self, *args: Any) -> int:
         return self._operator().send(*args)
 
+    @runtime.from_any_thread
     def server_side_emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to this namespace on every *other* server (nothing happens on
         this one; without a cluster adapter it reaches nobody)."""
         _check_event(event)
         self.adapter.server_side_emit([event, *args])
 
+    @runtime.from_any_thread
     def server_side_emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         """Like :meth:`server_side_emit`, and wait for one reply per other server."""
         _check_event(event)

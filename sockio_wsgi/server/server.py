@@ -266,6 +266,7 @@ class Server(BroadcastMethods):
     def leave_room(self, sid: str, room: str | Iterable[str], namespace: str = "/") -> None:
         self.of(namespace).in_(sid).sockets_leave(room)
 
+    @runtime.from_any_thread
     def close_room(self, room: str, namespace: str = "/") -> None:
         """Every socket leaves ``room``."""
         self.of(namespace).in_(room).sockets_leave(room)
@@ -306,6 +307,7 @@ class Server(BroadcastMethods):
         """Run ``target(*args, **kwargs)`` in a greenlet of its own; ``.join()`` waits."""
         return runtime.spawn(target, *args, **kwargs)
 
+    @runtime.from_any_thread
     def close(self) -> None:
         """Graceful shutdown: refuse new handshakes (HTTP 503), disconnect every client
         with "server shutting down" (no DISCONNECT packet, so clients reconnect, to

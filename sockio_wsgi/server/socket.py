@@ -85,6 +85,7 @@ class Socket(CatchAll, OrderedTasks):
 
     # -- emitting --------------------------------------------------------------------
 
+    @runtime.from_any_thread
     def emit(self, event: str, *args: Any, callback: AckCallback | None = None) -> None:
         """Send an event to this client; ``callback(*ack_args)`` runs when it acks."""
         if event in RESERVED_EVENTS:
@@ -99,6 +100,7 @@ class Socket(CatchAll, OrderedTasks):
         """Emit the ``message`` event."""
         self.emit("message", *args, callback=callback)
 
+    @runtime.from_any_thread
     def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> Any:
         """Emit and block this greenlet until the client acks; return its reply.
 
@@ -164,15 +166,18 @@ class Socket(CatchAll, OrderedTasks):
 
     # -- rooms and broadcasts --------------------------------------------------------
 
+    @runtime.from_any_thread
     def join(self, rooms: str | Iterable[str]) -> None:
         """Join one room or several (ignored once the socket has disconnected)."""
         if self.connected or self._connecting:
             self.namespace.adapter.add_all(self.id, set(as_rooms(rooms)))
 
+    @runtime.from_any_thread
     def leave(self, rooms: str | Iterable[str]) -> None:
         for room in as_rooms(rooms):
             self.namespace.adapter.delete(self.id, room)
 
+    @runtime.from_any_thread
     def leave_all(self) -> None:
         self.namespace.adapter.delete_all(self.id)
 
@@ -204,6 +209,7 @@ class Socket(CatchAll, OrderedTasks):
 
     # -- disconnect ------------------------------------------------------------------
 
+    @runtime.from_any_thread
     def disconnect(self, close: bool = False) -> None:
         """Leave the namespace (the client is told); ``close=True`` ends the connection."""
         if close:

@@ -4,9 +4,7 @@ trusts the certificate."""
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,48 +13,20 @@ import pytest
 import sockio_wsgi
 from sockio_wsgi.client import ConnectionError
 from tests.helpers.client import assert_no_client_threads, make_sio
-from tests.helpers.requirements import missing
 from tests.helpers.server import Running, serving
 from tests.helpers.sio_interop import Recorder
+from tests.helpers.tls import self_signed, server_context
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        missing("openssl is not installed")
-    directory = tmp_path_factory.mktemp("tls")
-    key, cert = directory / "key.pem", directory / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return key, cert
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
 def tls_server(certificate: tuple[Path, Path]) -> Iterator[Running]:
     key, cert = certificate
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert), str(key))
+    context = server_context(key, cert)
     sio = make_sio(Recorder())
     with serving(sockio_wsgi.WSGIApp(sio), ssl_context=context) as running:
         try:
