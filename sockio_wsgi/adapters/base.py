@@ -31,7 +31,7 @@ blocks the calling greenlet (a handler's connection keeps reading meanwhile).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,13 +88,13 @@ class AdapterHost(Protocol):
 
     name: str
 
-    def encode(self, packet: SioPacket) -> Sequence[Packet]:
+    def encode(self, packet: SioPacket) -> tuple[Packet, ...]:
         """Encode a packet once into the Engine.IO packets every recipient gets."""
 
     def deliver(
         self,
         sid: str,
-        packets: Sequence[Packet],
+        packets: tuple[Packet, ...],
         opts: BroadcastOptions,
         ack_id: int | None = None,
         on_reply: ReplyCallback | None = None,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi import runtime
 from sockio_wsgi.engine.idle import Hibernate, IdleSweeper
-from sockio_wsgi.protocol.eio import decode_frame, message_data
+from sockio_wsgi.protocol.eio import Packet, decode_frame, message_data
 from sockio_wsgi.protocol.errors import ProtocolError
 from sockio_wsgi.protocol.session import CloseReason, EngineSession, Event
 
@@ -42,7 +42,7 @@ def _check_delivery(sock: WebSocketReader, reader: Any) -> None:
 
 class WebSocketReader:
     """Mixin of :class:`~sockio_wsgi.engine.socket.EngineSocket`: the WebSocket read
-    side. The session side supplies ``session``, ``ws``, ``_idle``, ``_apply``,
+    side. The session side supplies ``session``, ``ws``, ``_idle``, ``_apply``, ``receive``,
     ``receive_invalid`` and ``_deliver_now``."""
 
     session: EngineSession
@@ -58,6 +58,9 @@ class WebSocketReader:
         raise NotImplementedError
 
     def receive_invalid(self, error: Exception) -> None:
+        raise NotImplementedError
+
+    def receive(self, packet: Packet) -> None:
         raise NotImplementedError
 
     def _deliver_now(self, data: str | bytes) -> None:
@@ -200,4 +203,4 @@ class WebSocketReader:
             except ProtocolError as exc:
                 self.receive_invalid(exc)
                 break
-            self._apply(session.receive(packet, runtime.monotonic()))
+            self.receive(packet)

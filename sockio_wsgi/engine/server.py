@@ -152,12 +152,13 @@ class EngineServer:
             sock.run(handler, sock.sid, data)  # in order, even while one of them waits
 
     def _on_close(self, sock: EngineSocket, reason: CloseReason) -> None:
-        keep = sock.ws is None and (sock.session.outbox or reason in SERVER_SIDE_REASONS)
+        # a polling session the server ends keeps its last packets (and the CLOSE packet
+        # that tells the client) for one more GET; any other end makes the sid unknown
+        # at once (after a ping timeout, the next request gets "Session ID unknown")
+        keep = sock.ws is None and reason in SERVER_SIDE_REASONS
         if self.sockets.get(sock.sid) is sock and not keep:
             del self.sockets[sock.sid]
         elif self.sockets.get(sock.sid) is sock:
-            # a polling session keeps its last packets (and the CLOSE packet that tells the
-            # client the server ended it) for one more GET
             runtime.spawn_later(self.ping_interval + self.ping_timeout, self._forget, sock)
         handler = self._handlers.get("disconnect")
         if handler is not None and sock.connected:
@@ -208,9 +209,14 @@ class EngineServer:
         if sock is None:
             raise EngineRequestError(EngineErrorCode.UNKNOWN_SID)
         if request.is_websocket_upgrade:
-            if sock.transport != "polling" or sock.closed:
-                raise EngineRequestError(EngineErrorCode.BAD_REQUEST, "session cannot upgrade")
+            if sock.closed:
+                raise EngineRequestError(EngineErrorCode.UNKNOWN_SID)
             ws = self._accept_websocket(environ)
+            if sock.transport != "polling":
+                # upgraded already: the handshake completes, then it closes (as engine.io)
+                log.info("session %s is upgraded already; closing the WebSocket", sock.sid)
+                ws.close()
+                return Response(200)
             sock.run_upgrade(ws)
             return Response(200)
         if sock.transport != "polling":

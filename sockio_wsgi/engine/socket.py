@@ -20,6 +20,7 @@ from sockio_wsgi.protocol.eio import (
     CLOSE,
     NOOP,
     Packet,
+    PacketType,
     decode_frame,
     encode_frame,
     message,
@@ -127,31 +128,49 @@ class EngineSocket(WebSocketReader, OrderedTasks):
 
     def send_packets(self, packets: Sequence[Packet], compress: bool = True) -> None:
         """Queue packets as one unit; on an idle WebSocket they are written at once, which
-        saves waking the writer greenlet for every packet.
-
-        A tuple of packets is framed once however many sockets it is sent to (the frames
-        of the last tuple are kept): what a broadcast passes to each of its recipients.
-        ``compress=False`` keeps them uncompressed on the wire (no permessage-deflate for
-        them, and a polling response holding only such packets is not gzipped)."""
-        session = self.session
+        saves waking the writer greenlet for every packet. ``compress=False`` keeps them
+        uncompressed on the wire (no permessage-deflate for them, and a polling response
+        holding only such packets is not gzipped)."""
         ws = self.ws
-        if ws is not None and not session.outbox and not session.closed:
+        if ws is not None and not self.session.outbox and not self.session.closed:
             try:
-                if isinstance(packets, tuple) and not ws.compresses:
-                    sent = ws.try_send_encoded(_plain_frames(packets), self)
-                else:
-                    sent = ws.try_send([encode_frame(p) for p in packets], compress)
-                if sent:
-                    if ws.has_pending:
-                        self._wake()
+                if ws.try_send([encode_frame(p) for p in packets], compress):
+                    self._sent(ws)
                     return
             except OSError as exc:
-                log.debug("write to session %s failed: %s", self.sid, exc)
-                self._apply(session.close(CloseReason.TRANSPORT_ERROR))
+                self._write_failed(exc)
                 return
+        self._queue_packets(packets, compress)
+
+    def send_encoded(self, packets: tuple[Packet, ...], compress: bool = True) -> None:
+        """:meth:`send_packets` for packets encoded once for any number of recipients (a
+        namespace's ``encode``): their WebSocket frames are made once too, and the frames
+        a greenlet sends before it yields go out in one write per connection."""
+        ws = self.ws
+        if ws is None or ws.compresses or self.session.outbox or self.session.closed:
+            self.send_packets(packets, compress)
+            return
+        try:
+            if ws.try_send_encoded(_plain_frames(packets), self):
+                self._sent(ws)
+                return
+        except OSError as exc:
+            self._write_failed(exc)
+            return
+        self._queue_packets(packets, compress)
+
+    def _sent(self, ws: WebSocket) -> None:
+        if ws.has_pending:
+            self._wake()  # the kernel left some: the writer finishes it
+
+    def _write_failed(self, exc: OSError) -> None:
+        log.debug("write to session %s failed: %s", self.sid, exc)
+        self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
+
+    def _queue_packets(self, packets: Sequence[Packet], compress: bool) -> None:
         if not compress:
             packets = [uncompressed(p) for p in packets]
-        session.send(list(packets))
+        self.session.send(list(packets))
         self._wake()
 
     def on_backlog(self) -> None:
@@ -175,7 +194,10 @@ class EngineSocket(WebSocketReader, OrderedTasks):
     # -- events from the session -----------------------------------------------------
 
     def receive(self, packet: Packet) -> None:
+        """A packet other than a message arrived (or any packet, from a POST)."""
         self._apply(self.session.receive(packet, runtime.monotonic()))
+        if packet.type is PacketType.PONG and not self.session.closed:
+            self._schedule_timer()  # the next ping is due ping_interval from now
 
     def receive_invalid(self, error: Exception) -> None:
         log.info("session %s sent an invalid packet: %s", self.sid, error)
@@ -244,20 +266,32 @@ class EngineSocket(WebSocketReader, OrderedTasks):
     # -- polling ---------------------------------------------------------------------
 
     def wait_for_output(self) -> list[Packet]:
-        """Block until there is something to send (or the session ends), take it all."""
+        """Block until there is something to send (or the session ends), take it all.
+
+        While the client may be upgrading (it saw the probe reply), this GET never takes
+        the outbox: it gets a noop within ``PROBE_NOOP_DELAY``, or at once when the
+        upgrade completes, and what is queued goes over the WebSocket (as engine.io)."""
         if self._output is None:
             self._output = runtime.Event()
         session = self.session
-        while not session.outbox and not session.closed and session.transport == POLLING:
-            if session.upgrade is UpgradeState.PROBING:
-                # as engine.io does: a GET parked during a probe is released with a noop
-                # soon, so a client that re-polled before it saw the probe reply can pause
+        noop_at: float | None = None
+        while session.transport == POLLING:
+            if session.awaits_upgrade and not session.closed:
+                if noop_at is None:
+                    noop_at = runtime.monotonic() + PROBE_NOOP_DELAY
+                remaining = noop_at - runtime.monotonic()
+                if remaining <= 0 or not self._output.wait(remaining):
+                    return [NOOP]
+            elif session.outbox or session.closed:
+                break
+            elif session.upgrade is UpgradeState.PROBING:
+                # a GET parked during an unanswered probe is released with a noop soon
                 if not self._output.wait(PROBE_NOOP_DELAY):
                     return [NOOP]
             else:
                 self._output.wait()
             self._output.clear()
-        if session.transport != POLLING:
+        else:
             # upgraded while this GET was parked: release it, the WebSocket writer owns
             # the outbox now
             self._wake()
@@ -304,6 +338,8 @@ class EngineSocket(WebSocketReader, OrderedTasks):
             for event in self.session.receive_probe(packet, runtime.monotonic()):
                 if isinstance(event, ProbeReply):
                     ws.send_frames([encode_frame(event.packet)])
+                    if self._output is not None:
+                        self._output.set()  # a waiting GET gets its noop
                 elif isinstance(event, UpgradeCompleted):
                     self._probe_ws = None
                     self._attach(ws)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sockio_wsgi.protocol.eio import (
-    NOOP,
     PING,
     PROBE_PONG,
     Packet,
@@ -193,7 +192,8 @@ class EngineSession:
         if self.upgrade is not UpgradeState.PROBING or (self.closed and not self.awaits_upgrade):
             return [ProbeFailed("no upgrade in progress")]
         if packet.type is PacketType.PING and packet.data == "probe" and not self.closed:
-            self.send([NOOP])  # answers a pending GET so the client can pause polling
+            # a GET that is waiting gets a noop (the I/O layer's job) so the client can
+            # pause polling; none is queued, or it could come out on the WebSocket later
             self.probe_answered = True
             return [ProbeReply(PROBE_PONG)]
         if packet.type is PacketType.UPGRADE:

@@ -184,7 +184,7 @@ class Namespace(BroadcastMethods, CatchAll):
     def deliver(
         self,
         sid: str,
-        packets: Sequence[Packet],
+        packets: tuple[Packet, ...],
         opts: BroadcastOptions,
         ack_id: int | None = None,
         on_reply: ReplyCallback | None = None,

@@ -137,7 +137,11 @@ class Socket(CatchAll, OrderedTasks):
             notify(self._any_outgoing, f"outgoing {event!r}", event, *args)
 
     def write_expecting_ack(
-        self, packets: Sequence[Packet], ack_id: int, callback: AckCallback, opts: BroadcastOptions
+        self,
+        packets: tuple[Packet, ...],
+        ack_id: int,
+        callback: AckCallback,
+        opts: BroadcastOptions,
     ) -> bool:
         """Write a broadcast's packets whose ack ``ack_id`` calls ``callback(*args)``.
 
@@ -149,7 +153,7 @@ class Socket(CatchAll, OrderedTasks):
         return False
 
     def write(
-        self, packets: Sequence[Packet], volatile: bool = False, compress: bool = True
+        self, packets: tuple[Packet, ...], volatile: bool = False, compress: bool = True
     ) -> bool:
         """Queue pre-encoded packets; held back until the CONNECT reply is out.
 
@@ -161,7 +165,7 @@ class Socket(CatchAll, OrderedTasks):
             return False
         if volatile and not self.client.esock.writable:
             return False
-        self.client.esock.send_packets(packets, compress)
+        self.client.esock.send_encoded(packets, compress)
         return True
 
     # -- rooms and broadcasts --------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gevent
 
 from tests.helpers.raw import (
@@ -262,9 +264,23 @@ def test_heartbeat_timeout_without_any_poll() -> None:
     with serving_engine(ping_interval=0.3, ping_timeout=0.2) as h:
         client = h.polling()
         assert h.recorder.wait_disconnect(client.sid, timeout=2) == "ping timeout"
-        # the queued ping and then the close are kept for the next GETs
-        assert client.get(timeout=2) == ["2"]
-        assert client.get(timeout=2) == ["1"]
+        # as engine.io: the session is gone at once, its unanswered ping with it
+        for reply in (client.get_raw(timeout=2), client.post_raw("3", timeout=2)):
+            assert reply.status == 400
+            assert reply.json() == {"code": 1, "message": "Session ID unknown"}
+
+
+def test_polling_pings_keep_their_period() -> None:
+    """A ping every ping_interval after each pong, not every ping_timeout."""
+    with serving_engine(ping_interval=0.3, ping_timeout=2.0) as h:
+        client = h.polling()
+        times = []
+        for _ in range(4):
+            assert client.get(timeout=3) == ["2"]
+            times.append(time.monotonic())
+            client.post("3")
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert all(gap < 1.0 for gap in gaps), gaps  # 0.3 s each; 2 s if the timer lagged
 
 
 def test_messages_do_not_replace_pongs() -> None:

@@ -12,7 +12,6 @@ from tests.helpers.raw import (
     EngineHarness,
     RawWebSocket,
     WebSocketClosed,
-    WebSocketRejected,
     eio_target,
     masked_frame,
     parse_open,
@@ -37,15 +36,6 @@ def upgrade(h: EngineHarness, sid: str) -> RawWebSocket:
     ws = probe(h, sid)
     ws.send("5")
     return ws
-
-
-def recv_skipping_noop(ws: RawWebSocket) -> str | bytes:
-    """The next frame that is not a noop: the noop the server queues for a parked GET at
-    probe time reaches the WebSocket when no GET was parked; clients ignore it."""
-    frame = ws.recv()
-    while frame == "6":
-        frame = ws.recv()
-    return frame
 
 
 # -- websocket-only sessions -------------------------------------------------------------
@@ -189,10 +179,14 @@ def test_upgrade_from_polling() -> None:
             post = client.post_raw("4late")
             assert post.status == 400 and post.json()["code"] == 3
             assert h.recorder.messages.empty()
-            # a second upgrade is refused too, and the session still works
-            with pytest.raises(WebSocketRejected) as info:
-                h.websocket(sid=client.sid)
-            assert info.value.status == 400
+            # a second upgrade completes its handshake and is closed (as engine.io), and
+            # the session still works
+            second = h.websocket(sid=client.sid)
+            try:
+                with pytest.raises(WebSocketClosed):
+                    second.recv(timeout=5)
+            finally:
+                second.close()
             ws.send("4still")
             assert h.recorder.next_message() == (client.sid, "still")
         finally:
@@ -207,7 +201,7 @@ def test_upgrade_without_a_pending_poll() -> None:
         ws = upgrade(h, client.sid)
         try:
             ws.send("4echo")
-            assert recv_skipping_noop(ws) == "4echo"
+            assert ws.recv() == "4echo"  # no noop ever reaches the WebSocket
         finally:
             ws.close()
 
@@ -241,7 +235,7 @@ def test_server_close_after_the_probe_reply_is_delivered_over_the_upgrade() -> N
             h.eio.disconnect(client.sid)
             assert h.recorder.wait_disconnect(client.sid) == "forced close"
             ws.send("5")
-            assert recv_skipping_noop(ws) == "4bye"
+            assert ws.recv() == "4bye"
             with pytest.raises(WebSocketClosed) as info:
                 ws.recv()
             assert info.value.code == 1000
@@ -483,8 +477,53 @@ def test_probe_without_upgrade_packet_times_out() -> None:
             again = upgrade(h, client.sid)
             try:
                 again.send("4over ws")
-                assert recv_skipping_noop(again) == "4over ws"
+                assert again.recv() == "4over ws"
             finally:
                 again.close()
+        finally:
+            ws.close()
+
+
+# -- as engine.io, exactly ---------------------------------------------------------------
+
+
+def test_no_noop_reaches_the_websocket_when_no_get_waited_during_the_probe() -> None:
+    with serving_engine() as h:
+        client = h.polling()
+        ws = probe(h, client.sid)
+        try:
+            h.eio.send(client.sid, "queued during the probe")
+            ws.send("5")
+            h.eio.send(client.sid, "after")
+            assert [ws.recv(), ws.recv()] == ["4queued during the probe", "4after"]
+        finally:
+            ws.close()
+
+
+def test_a_get_after_the_probe_reply_never_takes_what_the_websocket_will_carry() -> None:
+    """A client that polls after the probe reply (it may have sent the upgrade packet
+    already) gets a noop; the packets queued meanwhile go over the WebSocket."""
+    with serving_engine() as h:
+        client = h.polling()
+        ws = probe(h, client.sid)
+        try:
+            h.eio.send(client.sid, "for the websocket")
+            assert client.get() == ["6"]
+            ws.send("5")
+            assert ws.recv() == "4for the websocket"
+        finally:
+            ws.close()
+
+
+def test_a_get_racing_the_upgrade_packet_gets_a_noop() -> None:
+    with serving_engine() as h:
+        client = h.polling()
+        ws = probe(h, client.sid)
+        try:
+            h.eio.send(client.sid, "m")
+            ws.send("5")
+            poll = client.get_raw()  # sent right after the upgrade packet
+            assert (poll.status, poll.text) in ((200, "6"), (400, poll.text))
+            assert ws.recv() == "4m"
         finally:
             ws.close()
