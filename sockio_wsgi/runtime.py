@@ -227,10 +227,29 @@ def call_when_readable(sock: Any, func: Callable[..., Any], *args: Any) -> Any:
     (with :func:`stop_waiting`) unless it wants to be called again.
 
     Uses the socket's own read watcher (as :func:`wait_readable` does), which is free while
-    no greenlet reads the socket: nothing is allocated per call."""
-    watcher = sock._read_event
+    no greenlet reads the socket: nothing is allocated per call. A socket without one (not
+    gevent's, or a gevent that renamed it) gets a watcher of its own on its descriptor."""
+    watcher = getattr(sock, "_read_event", None)
+    if watcher is None:
+        watcher = _OwnWatcher(gevent.get_hub().loop.io(sock.fileno(), 1))
     watcher.start(func, *args)
     return watcher
+
+
+class _OwnWatcher:
+    """A read watcher made for one wait: stopping it also releases it."""
+
+    __slots__ = ("watcher",)
+
+    def __init__(self, watcher: Any) -> None:
+        self.watcher = watcher
+
+    def start(self, func: Callable[..., Any], *args: Any) -> None:
+        self.watcher.start(func, *args)
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        self.watcher.close()
 
 
 def stop_waiting(watcher: Any) -> None:
@@ -275,7 +294,7 @@ def os_socket(sock: Any) -> Any:
     # layer), and asking a gevent socket for an attribute it lacks costs two AttributeErrors
     if type(sock) is not gevent.socket.socket:
         return None
-    raw = sock._sock
+    raw = getattr(sock, "_sock", None)  # gevent's own field: without it, no shortcut
     return raw if isinstance(raw, _socket.socket) else None
 
 

@@ -79,7 +79,7 @@ class Client:
             )
             self.force_close()
             return
-        socket._on_packet(packet)
+        socket.on_packet(packet)
 
     def force_close(self) -> None:
         """Close the connection; its sockets disconnect with "forced server close"."""
@@ -121,4 +121,4 @@ class Client:
         self.decoder.reset()
         reason = self._close_reason or reason
         for socket in list(self.sockets.values()):
-            socket._closed(reason)
+            socket.on_close(reason)

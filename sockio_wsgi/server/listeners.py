@@ -46,6 +46,12 @@ class CatchAll:
     def listeners_any(self) -> list[AnyListener]:
         return list(self._any)
 
+    @property
+    def any_listeners(self) -> tuple[AnyListener, ...]:
+        """The ``on_any`` listeners as they are now (no copy: the tuple is replaced on
+        change), for the namespace that calls them."""
+        return self._any
+
     # -- outgoing --------------------------------------------------------------------
 
     def on_any_outgoing(self, listener: AnyListener) -> AnyListener:

@@ -252,7 +252,7 @@ class Namespace(BroadcastMethods, CatchAll):
         if refusal is not None or not socket.client.active:
             self.sockets.pop(socket.id, None)
             self.adapter.delete_all(socket.id)
-            socket._refused()
+            socket.on_refused()
             if refusal is not None:
                 log.info("socket %s refused on %s: %s", socket.id, self.name, refusal.message)
                 error = connect_error_packet(self.name, refusal.message, refusal.data)
@@ -260,7 +260,7 @@ class Namespace(BroadcastMethods, CatchAll):
             self._maybe_cleanup()
             return
         reply = SioPacket(SioType.CONNECT, self.name, {"sid": socket.id})
-        socket._connected(self.encode(reply))
+        socket.on_connected(self.encode(reply))
         if not socket.connected:
             # The connect handler called socket.disconnect(): it had accepted the
             # socket, so the disconnect handlers run as for any other socket.
@@ -270,15 +270,17 @@ class Namespace(BroadcastMethods, CatchAll):
         """Catch-all listeners, packet middleware, then the event's handler; its
         return value answers a requested ack."""
         event = packet.data[0]
-        if self._any or (self.parent is not None and self.parent._any) or socket._any:
+        own = socket.any_listeners
+        if self._any or (self.parent is not None and self.parent.any_listeners) or own:
             where = f"event {event!r} on {self.name} (socket {socket.id})"
             listeners = self._group("_any")
             if listeners:
                 notify(listeners, where, socket, *packet.data)
-            if socket._any:
-                notify(socket._any, where, *packet.data)
-        if socket._middlewares:
-            error = run_packet_middlewares(socket._middlewares, socket, packet.data)
+            if own:
+                notify(own, where, *packet.data)
+        middlewares = socket.packet_middlewares
+        if middlewares:
+            error = run_packet_middlewares(middlewares, socket, packet.data)
             if error is not None:
                 self._packet_refused(socket, event, error)
                 return
@@ -325,4 +327,4 @@ class Namespace(BroadcastMethods, CatchAll):
 
     def _maybe_cleanup(self) -> None:
         if self.parent is not None and not self.sockets:
-            self.server._child_emptied(self)
+            self.server.child_emptied(self)

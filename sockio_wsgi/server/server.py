@@ -352,7 +352,7 @@ class Server(BroadcastMethods):
                 log.exception("new_namespace handler failed for %s", name)
         return namespace
 
-    def _child_emptied(self, namespace: Namespace) -> None:
+    def child_emptied(self, namespace: Namespace) -> None:
         """The last socket of a dynamic child left: forget the child if so configured."""
         parent = namespace.parent
         if not self.cleanup_empty_child_namespaces or parent is None:

@@ -80,6 +80,11 @@ class Socket(CatchAll, OrderedTasks):
         return self.namespace.adapter.socket_rooms(self.id)
 
     @property
+    def packet_middlewares(self) -> tuple[PacketMiddleware, ...]:
+        """What :meth:`use` registered, in order (for the namespace that runs them)."""
+        return self._middlewares
+
+    @property
     def transport(self) -> str:
         return self.client.esock.transport
 
@@ -222,11 +227,11 @@ class Socket(CatchAll, OrderedTasks):
         if not self.connected and not self._connecting:
             return
         self.write(self.namespace.encode(SioPacket(SioType.DISCONNECT, self.nsp)))
-        self._closed("server namespace disconnect")
+        self.on_close("server namespace disconnect")
 
     # -- called by the client and namespace ------------------------------------------
 
-    def _connected(self, packets: Sequence[Packet]) -> None:
+    def on_connected(self, packets: Sequence[Packet]) -> None:
         """The CONNECT reply is ``packets``; then everything held back goes out.
 
         A socket its connect handler already disconnected stays disconnected: the
@@ -239,13 +244,13 @@ class Socket(CatchAll, OrderedTasks):
         self.client.joined()
         self.client.esock.send_packets([*packets, *held])
 
-    def _refused(self) -> None:
+    def on_refused(self) -> None:
         """The connect handler refused: forget the attempt so the client may retry."""
         self._connecting = False
         self._held = ()
         self.client.forget(self)
 
-    def _on_packet(self, packet: SioPacket) -> None:
+    def on_packet(self, packet: SioPacket) -> None:
         if packet.type is SioType.EVENT:
             if self.namespace.server.async_handlers:
                 runtime.run_soon(self._call, self.namespace.dispatch_event, (self, packet))
@@ -254,7 +259,7 @@ class Socket(CatchAll, OrderedTasks):
         elif packet.type is SioType.ACK:
             self._on_ack(packet)
         elif packet.type is SioType.DISCONNECT:
-            self._closed("client namespace disconnect")
+            self.on_close("client namespace disconnect")
 
     def _on_ack(self, packet: SioPacket) -> None:
         callback = self._acks.pop(packet.id, None) if packet.id is not None else None
@@ -276,7 +281,7 @@ class Socket(CatchAll, OrderedTasks):
             args = [result]
         self.write(self.namespace.encode(ack_packet(self.nsp, ack_id, args)))
 
-    def _closed(self, reason: str) -> None:
+    def on_close(self, reason: str) -> None:
         """Leave the namespace once, for ``reason``; handlers run after queued events."""
         if not self.connected and not self._connecting:
             return

@@ -139,3 +139,45 @@ def test_os_socket_is_only_for_plain_gevent_sockets() -> None:
     with context.wrap_socket(tcp, server_hostname="test", do_handshake_on_connect=False) as tls:
         assert runtime.os_socket(tls) is None  # its bytes go through the TLS layer
     assert runtime.os_socket(object()) is None
+
+
+def test_call_when_readable_uses_a_watcher_of_its_own_without_gevents_field() -> None:
+    """A socket without gevent's read watcher (here a raw OS socket) gets one of its own,
+    and stopping it releases it."""
+    import _socket
+
+    left, right = _socket.socketpair()
+    try:
+        assert not hasattr(left, "_read_event")
+        fired = gevent.event.Event()
+        calls: list[str] = []
+
+        def readable() -> None:
+            calls.append("readable")
+            runtime.stop_waiting(watcher)
+            fired.set()
+
+        watcher = runtime.call_when_readable(left, readable)
+        right.send(b"x")
+        assert fired.wait(5)
+        gevent.sleep(0.05)  # stopped: no second call although the byte is still unread
+        assert calls == ["readable"]
+        runtime.wait_readable(left)  # no gevent watcher: returns, the next read waits itself
+        assert left.recv(1) == b"x"
+    finally:
+        left.close()
+        right.close()
+
+
+def test_call_when_readable_on_a_gevent_socket_uses_its_own_watcher() -> None:
+    left, right = gevent.socket.socketpair()
+    try:
+        fired = gevent.event.Event()
+        watcher = runtime.call_when_readable(left, fired.set)
+        assert watcher is left._read_event  # nothing allocated per wait
+        right.send(b"x")
+        assert fired.wait(5)
+        runtime.stop_waiting(watcher)
+    finally:
+        left.close()
+        right.close()
