@@ -24,7 +24,7 @@ from sockio_wsgi.engine.http import (
     text_response,
 )
 from sockio_wsgi.engine.idle import IdleSweeper
-from sockio_wsgi.engine.socket import EngineSocket
+from sockio_wsgi.engine.socket import UNHEARD, EngineSocket
 from sockio_wsgi.engine.websocket import UpgradeRefused, accept, can_upgrade
 from sockio_wsgi.protocol.eio import encode_payload
 from sockio_wsgi.protocol.ids import new_id
@@ -51,6 +51,22 @@ _live: weakref.WeakSet[EngineServer] = weakref.WeakSet()
 def live_servers() -> list[EngineServer]:
     """Every Engine.IO server of this process, for a worker that shuts down gracefully."""
     return list(_live)
+
+
+class _HandlerReceiver:
+    """Gives a session's messages to the ``message`` handler, in order even while one of
+    them waits (see :mod:`sockio_wsgi.engine.tasks`)."""
+
+    __slots__ = ("server", "sock")
+
+    def __init__(self, server: EngineServer, sock: EngineSocket) -> None:
+        self.server = server
+        self.sock = sock
+
+    def on_message(self, data: str | bytes) -> None:
+        handler = self.server._handlers.get("message")
+        if handler is not None:
+            self.sock.run(handler, self.sock.sid, data)
 
 
 class EngineServer:
@@ -100,8 +116,8 @@ class EngineServer:
             raise ValueError("idle_reader_timeout must be positive or None")
         # ends the reader greenlets of idle WebSockets (engine/idle.py)
         self._idle = IdleSweeper(idle_reader_timeout / 2) if idle_reader_timeout else None
-        # bound once, not per connection: every socket holds the same two objects
-        self._callbacks = (self._on_message, self._on_close)
+        # bound once, not per connection: every socket holds the same object
+        self._on_close_bound = self._on_close
         self._handlers: dict[str, Callable[..., Any]] = {}
         self.closing = False  # after close(): handshakes get 503
         _live.add(self)
@@ -145,11 +161,6 @@ class EngineServer:
             sock.close(CloseReason.SERVER_SHUTTING_DOWN)
 
     # -- callbacks from sockets ------------------------------------------------------
-
-    def _on_message(self, sock: EngineSocket, data: str | bytes) -> None:
-        handler = self._handlers.get("message")
-        if handler is not None:
-            sock.run(handler, sock.sid, data)  # in order, even while one of them waits
 
     def _on_close(self, sock: EngineSocket, reason: CloseReason) -> None:
         # a polling session the server ends keeps its last packets (and the CLOSE packet
@@ -267,7 +278,7 @@ class EngineServer:
         )
         upgrades = ["websocket"] if ws is None and "websocket" in self.transports else []
         open_packet = session.open_packet(upgrades, self.max_http_buffer_size)
-        sock = EngineSocket(session, environ, *self._callbacks, self._idle)
+        sock = EngineSocket(session, environ, self._on_close_bound, self._idle)
         if ws is not None:
             session.send([open_packet])  # OPEN goes first, before anything a handler sends
         self.sockets[sid] = sock
@@ -279,6 +290,8 @@ class EngineServer:
                 return Response(200)
             raise EngineRequestError(EngineErrorCode.FORBIDDEN, "refused by connect handler")
         sock.connected = True
+        if sock.message_receiver is UNHEARD:  # nobody above took the messages: the handler
+            sock.message_receiver = _HandlerReceiver(self, sock)
         if ws is not None:
             sock.run_websocket(ws)
             return Response(200)

@@ -15,18 +15,17 @@ from sockio_wsgi import runtime
 from sockio_wsgi.engine.idle import IdleSweeper
 from sockio_wsgi.engine.reader import WebSocketReader
 from sockio_wsgi.engine.tasks import OrderedTasks
-from sockio_wsgi.engine.websocket import CLOSE_NORMAL, WebSocket
+from sockio_wsgi.engine.websocket import WebSocket
+from sockio_wsgi.engine.ws_transport import WebSocketTransport
 from sockio_wsgi.protocol.eio import (
     CLOSE,
     NOOP,
     Packet,
     PacketType,
-    decode_frame,
     encode_frame,
     message,
     uncompressed,
 )
-from sockio_wsgi.protocol.errors import ProtocolError
 from sockio_wsgi.protocol.session import (
     POLLING,
     CloseReason,
@@ -34,9 +33,7 @@ from sockio_wsgi.protocol.session import (
     Event,
     MessageReceived,
     ProbeFailed,
-    ProbeReply,
     SessionClosed,
-    UpgradeCompleted,
     UpgradeState,
 )
 from sockio_wsgi.protocol.wsframes import encode_data_frame
@@ -60,45 +57,49 @@ def _plain_frames(packets: tuple[Packet, ...]) -> bytes:
     return frames
 
 
-MessageCallback = Callable[["EngineSocket", "str | bytes"], None]
-
-
 class MessageReceiver(Protocol):
+    """Takes a session's messages straight from its read loop (or its POSTs)."""
+
     def on_message(self, data: str | bytes) -> None: ...
+
+
+class _Unheard:
+    """The receiver of a session nobody listens to yet: its messages are dropped."""
+
+    def on_message(self, data: str | bytes) -> None:
+        log.debug("a message arrived before anyone listened; dropped")
+
+
+UNHEARD = _Unheard()
 
 
 CloseCallback = Callable[["EngineSocket", CloseReason], None]
 
 
-class EngineSocket(WebSocketReader, OrderedTasks):
+class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
     """A live Engine.IO session; ``send`` may be called from any greenlet.
 
-    The WebSocket read side (and the hand-off of reading while a handler waits) is
-    :class:`~sockio_wsgi.engine.reader.WebSocketReader`; ``run`` orders the raw Engine.IO
-    message handlers (:class:`~sockio_wsgi.engine.tasks.OrderedTasks`)."""
+    This class drives the session: sends, timers, polling and close. The WebSocket's read
+    side (and the hand-off of reading while a handler waits) is
+    :class:`~sockio_wsgi.engine.reader.WebSocketReader`, its attach, upgrade and write side
+    :class:`~sockio_wsgi.engine.ws_transport.WebSocketTransport`; ``run`` orders the raw
+    Engine.IO message handlers (:class:`~sockio_wsgi.engine.tasks.OrderedTasks`)."""
 
     def __init__(
         self,
         session: EngineSession,
         environ: dict[str, Any],
-        on_message: MessageCallback,
         on_close: CloseCallback,
         idle: IdleSweeper | None = None,
     ) -> None:
         self.session = session
         self.sid = session.sid
         self.environ = environ
-        self.ws: WebSocket | None = None
         self.connected = False
-        self._probe_ws: WebSocket | None = None
-        self._on_message = on_message
-        # set by the layer above to take messages straight from the read loop (an object,
-        # not its bound method: one object fewer per connection)
-        self.message_receiver: MessageReceiver | None = None
+        # set by the layer above (an object, not its bound method: one object fewer per
+        # connection)
+        self.message_receiver: MessageReceiver = UNHEARD
         self._on_close = on_close
-        # made when first waited on: a WebSocket-only connection never needs them
-        self._output: Any = None  # set when there is output for a parked poll
-        self._writer: Any = None
         self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
         self._idle = idle
         self._timer: Any = None
@@ -184,8 +185,7 @@ class EngineSocket(WebSocketReader, OrderedTasks):
         connection costs no parked writer."""
         if self._output is not None:
             self._output.set()
-        if self.ws is not None and self._writer is None:
-            self._writer = runtime.spawn(self._write_loop, self.ws)
+        self._start_writer()
 
     def close(self, reason: CloseReason = CloseReason.FORCED_CLOSE) -> None:
         """Close from the server side; queued packets are still delivered."""
@@ -205,10 +205,7 @@ class EngineSocket(WebSocketReader, OrderedTasks):
 
     def _deliver_now(self, data: str | bytes) -> None:
         try:
-            if self.message_receiver is not None:
-                self.message_receiver.on_message(data)
-            else:
-                self._on_message(self, data)
+            self.message_receiver.on_message(data)
         except (Exception, runtime.Timeout):  # a handler's gevent.Timeout must not end reading
             log.exception("message handler failed for session %s", self.sid)
 
@@ -308,61 +305,6 @@ class EngineSocket(WebSocketReader, OrderedTasks):
     def end_poll(self) -> None:
         self.session.end_poll()
 
-    # -- websocket -------------------------------------------------------------------
-
-    def run_websocket(self, ws: WebSocket) -> None:
-        """Serve a WebSocket-only session until it ends."""
-        self._attach(ws)
-        self._read_loop(ws)
-
-    def run_upgrade(self, ws: WebSocket) -> None:
-        """Probe, upgrade, then serve the session over ``ws``."""
-        try:
-            self.session.start_probe(runtime.monotonic())
-        except ProtocolError as exc:
-            log.info("refused upgrade of session %s: %s", self.sid, exc)
-            ws.close()
-            return
-        self._probe_ws = ws
-        self._schedule_timer()  # the probe has a deadline now
-        while self._probe_ws is ws:
-            frame = ws.receive()
-            if frame is None or self._probe_ws is not ws:
-                self._apply(self.session.abort_probe("probe closed"))
-                return
-            try:
-                packet = decode_frame(frame)
-            except ProtocolError:
-                self._apply(self.session.abort_probe("invalid probe packet"))
-                return
-            for event in self.session.receive_probe(packet, runtime.monotonic()):
-                if isinstance(event, ProbeReply):
-                    ws.send_frames([encode_frame(event.packet)])
-                    if self._output is not None:
-                        self._output.set()  # a waiting GET gets its noop
-                elif isinstance(event, UpgradeCompleted):
-                    self._probe_ws = None
-                    self._attach(ws)
-                else:
-                    self._apply([event])
-            if self.session.outbox:
-                self._wake()
-        if self.ws is ws:
-            self._read_loop(ws)
-
-    def _attach(self, ws: WebSocket) -> None:
-        """Make ``ws`` the transport; this greenlet, about to read it, first writes what
-        is queued (the OPEN packet, or what the probe held back) without a writer."""
-        self.ws = ws
-        if self.session.outbox and self._writer is None:
-            self._write_backlog(ws)
-        if self.session.closed:
-            self._wake()
-
-    def _join_writer(self) -> None:
-        if self._writer is not None:
-            self._writer.join(timeout=5)
-
     # -- ordered raw handlers (OrderedTasks) --------------------------------------------
 
     def _runs_inline(self) -> bool:
@@ -379,34 +321,3 @@ class EngineSocket(WebSocketReader, OrderedTasks):
 
     def __repr__(self) -> str:
         return f"<EngineSocket {self.sid}>"
-
-    def _write_loop(self, ws: WebSocket) -> None:
-        try:
-            self._write_backlog(ws)
-        except Exception:  # the connection must still end, and a kept one be closed
-            log.exception("writer of session %s failed", self.sid)
-            self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
-            ws.close()
-        finally:
-            self._writer = None
-
-    def _write_backlog(self, ws: WebSocket) -> None:
-        """Write until nothing is queued (then end: the next backlog starts a writer)."""
-        session = self.session
-        while True:
-            packets = session.take_outbox()
-            if packets or ws.has_pending:
-                # per-packet flags matter only once permessage-deflate is on
-                compress = [p.compress for p in packets] if ws.compresses else True
-                try:
-                    ws.send_frames([encode_frame(p) for p in packets], compress)
-                except OSError as exc:
-                    log.debug("write to session %s failed: %s", self.sid, exc)
-                    self._apply(session.close(CloseReason.TRANSPORT_ERROR))
-                    ws.close()
-                    return
-            if session.closed:
-                ws.close(CLOSE_NORMAL)
-                return
-            if not session.outbox and not ws.has_pending:
-                return

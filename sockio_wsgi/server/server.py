@@ -101,7 +101,6 @@ class Server(BroadcastMethods):
             idle_reader_timeout=idle_reader_timeout,
         )
         self.eio.on("connect", self._on_engine_connect)
-        self.eio.on("message", self._on_engine_message)
         self.eio.on("disconnect", self._on_engine_disconnect)
         self.of("/")
 
@@ -368,11 +367,6 @@ class Server(BroadcastMethods):
         client = self.clients[sid] = Client(self, esock)
         esock.message_receiver = client  # its on_message, straight from the read loop
         return True
-
-    def _on_engine_message(self, sid: str, data: str | bytes) -> None:
-        client = self.clients.get(sid)
-        if client is not None:
-            client.on_message(data)
 
     def _on_engine_disconnect(self, sid: str, reason: str) -> None:
         client = self.clients.pop(sid, None)
