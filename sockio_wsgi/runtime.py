@@ -320,6 +320,13 @@ def send_all(sock: Any, raw: Any, data: bytes | bytearray | memoryview) -> None:
     sock.sendall(data)
 
 
+def wait_writable(sock: Any, timeout: float) -> None:
+    """Wait until a socket can take more bytes; ``TimeoutError`` after ``timeout``."""
+    gevent.socket.wait_write(
+        sock.fileno(), timeout, timeout_exc=TimeoutError("the peer took nothing")
+    )
+
+
 def wait_readable(sock: Any) -> None:
     """Wait until a gevent socket has data (or EOF), on the socket's own read watcher.
 

@@ -3,7 +3,9 @@ for apps run under gevent-websocket's ``WebSocketHandler``."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import struct
 from typing import Any
 
@@ -65,6 +67,17 @@ class GeventWebSocketConnection:
                     self._ws.send(frame, binary=isinstance(frame, bytes))
             except Exception as exc:
                 raise ConnectionResetError(str(exc)) from exc
+
+    def abort(self) -> None:
+        """Mark it closed and shut its socket (when gevent-websocket exposes it), so a
+        write that waits for the peer fails at once."""
+        ws = self._ws
+        ws.closed = True
+        handler = getattr(getattr(ws, "stream", None), "handler", None)
+        sock = getattr(handler, "socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Send a close frame carrying ``code``.

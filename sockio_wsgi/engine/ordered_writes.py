@@ -16,16 +16,21 @@ from typing import Any
 from sockio_wsgi.engine.websocket import BacklogListener, CompressFlags
 from sockio_wsgi.runtime import (
     Semaphore,
+    Timeout,
     call_soon_for,
     os_socket,
     os_thread_id,
     send_some,
+    wait_writable,
 )
 
 _NOTHING_TO_WAIT_FOR = contextlib.nullcontext()
 
 # broadcasts' frames queued for one connection beyond this go out without waiting
 CORK_LIMIT = 65536
+
+# seconds a write may wait for the peer to take any byte (EngineServer's send_timeout)
+DEFAULT_SEND_TIMEOUT = 20.0
 
 
 class OrderedWrites:
@@ -35,6 +40,7 @@ class OrderedWrites:
     state: while it is ``None`` and the connection is not closed, it is open."""
 
     _conn: Any = None
+    send_timeout = DEFAULT_SEND_TIMEOUT  # set per connection when not the default
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
@@ -89,10 +95,26 @@ class OrderedWrites:
         if lock is None:
             lock = self._write_lock = Semaphore()
         if lock.locked():  # the caller holds it
-            self._sock.sendall(rest)
+            self._send_waiting(rest)
             return
         with lock:
-            self._sock.sendall(rest)
+            self._send_waiting(rest)
+
+    def _send_waiting(self, data: bytes | memoryview) -> None:
+        """Send all of ``data``, waiting for the kernel; a peer that takes no byte for
+        ``send_timeout`` seconds gets ``TimeoutError`` (the connection is then cut)."""
+        raw = self._raw
+        if raw is None:  # TLS: the deadline covers the whole write
+            with Timeout(self.send_timeout, TimeoutError("the peer took nothing")):
+                self._sock.sendall(data)
+            return
+        view = memoryview(data)
+        while view:
+            sent = send_some(raw, view)
+            if sent:
+                view = view[sent:]
+            else:
+                wait_writable(self._sock, self.send_timeout)
 
     def try_send(self, frames: list[str | bytes], compress: bool = True) -> bool:
         """Write without waiting when no other write is in progress.

@@ -24,7 +24,9 @@ from sockio_wsgi.engine.http import (
     text_response,
 )
 from sockio_wsgi.engine.idle import IdleSweeper
-from sockio_wsgi.engine.socket import UNHEARD, EngineSocket
+from sockio_wsgi.engine.ordered_writes import DEFAULT_SEND_TIMEOUT
+from sockio_wsgi.engine.socket import DEFAULT_MAX_QUEUED_BYTES, UNHEARD, EngineSocket
+from sockio_wsgi.engine.tasks import DEFAULT_MAX_QUEUED
 from sockio_wsgi.engine.websocket import UpgradeRefused, accept, can_upgrade
 from sockio_wsgi.protocol.eio import encode_payload
 from sockio_wsgi.protocol.ids import new_id
@@ -72,6 +74,12 @@ class _HandlerReceiver:
 class EngineServer:
     """Engine.IO v4 over WSGI. Times are in seconds (sub-second values allowed).
 
+    Limits (see README's "Limits"): ``max_queued_bytes`` bounds what one connection may
+    have queued for a client that does not read (over it the connection is cut);
+    ``send_timeout`` is how long a WebSocket write may wait for the client to take any
+    byte; ``max_queued_messages`` bounds the messages waiting behind a running raw
+    ``message`` handler.
+
     ``idle_reader_timeout``: a WebSocket that has sent nothing for this long (at most)
     holds no greenlet until its next bytes arrive (see :mod:`sockio_wsgi.engine.idle`);
     ``None`` keeps a reader greenlet per connection. Only connections served by
@@ -95,7 +103,17 @@ class EngineServer:
         http_compression: bool = True,
         compression_threshold: int = 1024,
         idle_reader_timeout: float | None = 1.0,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED,
     ) -> None:
+        if max_queued_bytes < 1 or send_timeout <= 0 or max_queued_messages < 1:
+            raise ValueError(
+                "max_queued_bytes, send_timeout and max_queued_messages must be positive"
+            )
+        self.max_queued_bytes = max_queued_bytes
+        self.send_timeout = send_timeout
+        self.max_queued_messages = max_queued_messages
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.max_http_buffer_size = max_http_buffer_size
@@ -261,6 +279,7 @@ class EngineServer:
                 max_message_size=self.max_http_buffer_size,
                 compression=self.websocket_compression,
                 compression_threshold=self.compression_threshold,
+                send_timeout=self.send_timeout,
             )
         except UpgradeRefused as exc:
             raise EngineRequestError(EngineErrorCode.BAD_REQUEST, str(exc)) from exc
@@ -279,6 +298,10 @@ class EngineServer:
         upgrades = ["websocket"] if ws is None and "websocket" in self.transports else []
         open_packet = session.open_packet(upgrades, self.max_http_buffer_size)
         sock = EngineSocket(session, environ, self._on_close_bound, self._idle)
+        if self.max_queued_bytes != sock.max_queued_bytes:
+            sock.max_queued_bytes = self.max_queued_bytes
+        if self.max_queued_messages != sock.max_queued:
+            sock.max_queued = self.max_queued_messages
         if ws is not None:
             session.send([open_packet])  # OPEN goes first, before anything a handler sends
         self.sockets[sid] = sock

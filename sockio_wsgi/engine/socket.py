@@ -41,6 +41,10 @@ from sockio_wsgi.protocol.wsframes import encode_data_frame
 log = logging.getLogger("sockio_wsgi.engine")
 
 PROBE_NOOP_DELAY = 0.1  # seconds a GET may stay parked while the WebSocket is probed
+# seconds a WebSocket's writer may go on after its session ended before it is cut
+CLOSE_GRACE = 2.0
+# bytes one connection may have queued (EngineServer's max_queued_bytes)
+DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
 
 _last_framed: tuple[tuple[Packet, ...], bytes] = ((), b"")
 
@@ -84,6 +88,8 @@ class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
     :class:`~sockio_wsgi.engine.reader.WebSocketReader`, its attach, upgrade and write side
     :class:`~sockio_wsgi.engine.ws_transport.WebSocketTransport`; ``run`` orders the raw
     Engine.IO message handlers (:class:`~sockio_wsgi.engine.tasks.OrderedTasks`)."""
+
+    max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES  # set per socket when not the default
 
     def __init__(
         self,
@@ -171,8 +177,26 @@ class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
     def _queue_packets(self, packets: Sequence[Packet], compress: bool) -> None:
         if not compress:
             packets = [uncompressed(p) for p in packets]
-        self.session.send(list(packets))
+        session = self.session
+        session.send(list(packets))
+        if session.outbox_bytes > self.max_queued_bytes:
+            self._queue_overflowed()
+            return
         self._wake()
+
+    def _queue_overflowed(self) -> None:
+        """The client takes less than the server sends: cut it off rather than let its
+        queue grow (volatile packets were never queued for it)."""
+        log.warning(
+            "session %s: %d bytes queued for a client that does not read "
+            "(max_queued_bytes); closing it",
+            self.sid,
+            self.session.outbox_bytes,
+        )
+        self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
+        self.session.discard_outbox()
+        if self.ws is not None:
+            self.ws.abort()
 
     def on_backlog(self) -> None:
         """Frames a broadcast queued are partly unsent (called in the hub)."""
@@ -229,6 +253,8 @@ class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
             self._ended.set()
         self._schedule_timer()  # none left, unless a probe may still complete the upgrade
         self._wake()
+        if self._writer is not None:  # the peer gets a little while to take the rest
+            runtime.call_later(CLOSE_GRACE, self._cut_if_still_writing)
         if self._probe_ws is not None and not self.session.awaits_upgrade:
             self._probe_ws.close()
         try:

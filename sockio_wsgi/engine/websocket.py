@@ -70,6 +70,10 @@ class WebSocket(Protocol):
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Send a close frame (once) and release the connection."""
 
+    def abort(self) -> None:
+        """Release the connection at once, without a close frame (the peer does not read):
+        never blocks, and a write waiting for the peer fails."""
+
     @property
     def kept(self) -> bool:
         """True when the connection outlives the request that upgraded it: the greenlet
@@ -116,18 +120,24 @@ def accept(
     max_message_size: int,
     compression: bool = False,
     compression_threshold: int = DEFAULT_COMPRESSION_THRESHOLD,
+    send_timeout: float | None = None,
 ) -> WebSocket:
     """Complete the upgrade of this request and return the connection.
 
+    ``send_timeout``: seconds a write may wait for the peer to take any byte before the
+    connection is cut (our WebSocket only; ``None`` keeps the default).
     Raises :class:`UpgradeRefused` when the handshake headers are invalid.
     """
     existing = environ.get(GEVENT_WEBSOCKET_KEY)
     if existing is not None:
         return _implementations()[0](existing, max_message_size)
     sock = environ[RAW_SOCKET_KEY]
-    return _implementations()[1].accept(
+    ws = _implementations()[1].accept(
         environ, sock, max_message_size, compression, compression_threshold
     )
+    if send_timeout is not None and send_timeout != ws.send_timeout:
+        ws.send_timeout = send_timeout
+    return ws
 
 
 _kinds: list[Any] = []

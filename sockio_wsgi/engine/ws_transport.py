@@ -102,6 +102,15 @@ class WebSocketTransport:
         if self._writer is not None:
             self._writer.join(timeout=5)
 
+    def _cut_if_still_writing(self) -> None:
+        """After a session ended: a writer still waiting for the peer (which stopped
+        reading) is not waited for any longer; its connection and queue are released."""
+        ws = self.ws
+        if ws is not None and self._writer is not None:
+            log.info("session %s ended but its peer takes nothing; cutting it", self.sid)
+            self.session.discard_outbox()
+            ws.abort()
+
     def _start_writer(self) -> None:
         if self.ws is not None and self._writer is None:
             self._writer = runtime.spawn(self._write_loop, self.ws)
@@ -112,7 +121,7 @@ class WebSocketTransport:
         except Exception:  # the connection must still end, and a kept one be closed
             log.exception("writer of session %s failed", self.sid)
             self._apply(self.session.close(CloseReason.TRANSPORT_ERROR))
-            ws.close()
+            ws.abort()
         finally:
             self._writer = None
 
@@ -126,10 +135,11 @@ class WebSocketTransport:
                 compress = [p.compress for p in packets] if ws.compresses else True
                 try:
                     ws.send_frames([encode_frame(p) for p in packets], compress)
-                except OSError as exc:
-                    log.debug("write to session %s failed: %s", self.sid, exc)
+                except OSError as exc:  # a peer that takes nothing: TimeoutError
+                    log.info("write to session %s failed: %r; cutting it", self.sid, exc)
                     self._apply(session.close(CloseReason.TRANSPORT_ERROR))
-                    ws.close()
+                    session.discard_outbox()
+                    ws.abort()
                     return
             if session.closed:
                 ws.close(CLOSE_NORMAL)

@@ -438,6 +438,9 @@ class WsprotoWebSocket(OrderedWrites):
             self._write(self._wsproto().send(CloseConnection(code=code, reason=reason)))
         self._release()
 
+    def abort(self) -> None:
+        self._release()
+
     def _release(self) -> None:
         """End the connection once: FIN to the peer, then the socket is closed (by us
         when kept, else by the server when its handler returns)."""

@@ -83,6 +83,8 @@ _EMPTY_OUTBOX: list[Packet] = []  # never changed: see EngineSession.outbox
 class EngineSession:
     """State of one Engine.IO connection; times are seconds from any monotonic clock."""
 
+    outbox_bytes = 0  # characters or bytes of the queued packets' data
+
     def __init__(
         self,
         sid: str,
@@ -128,16 +130,24 @@ class EngineSession:
     # -- sending ---------------------------------------------------------------------
 
     def send(self, packets: list[Packet]) -> None:
-        """Queue packets as one unit; nothing is queued on a closed session."""
+        """Queue packets as one unit; nothing is queued on a closed session.
+        ``outbox_bytes`` counts what is queued (the caller enforces a cap on it)."""
         if not self.closed and packets:
             if self.outbox is _EMPTY_OUTBOX:
                 self.outbox = list(packets)
             else:
                 self.outbox.extend(packets)
+            self.outbox_bytes += sum([len(p.data) for p in packets])
 
     def take_outbox(self) -> list[Packet]:
         packets, self.outbox = self.outbox, _EMPTY_OUTBOX
+        if self.outbox_bytes:
+            self.outbox_bytes = 0
         return packets if packets is not _EMPTY_OUTBOX else []
+
+    def discard_outbox(self) -> None:
+        """Forget what is queued (the connection is being cut off)."""
+        self.take_outbox()
 
     # -- receiving -------------------------------------------------------------------
 

@@ -17,7 +17,9 @@ from typing import Any, overload
 from sockio_wsgi import runtime
 from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.engine.http import OriginRule
+from sockio_wsgi.engine.ordered_writes import DEFAULT_SEND_TIMEOUT
 from sockio_wsgi.engine.server import EngineServer
+from sockio_wsgi.engine.socket import DEFAULT_MAX_QUEUED_BYTES
 from sockio_wsgi.engine.tasks import DEFAULT_MAX_QUEUED
 from sockio_wsgi.protocol.parsers import Parser, get_parser
 from sockio_wsgi.protocol.sio import connect_error_packet
@@ -70,6 +72,8 @@ class Server(BroadcastMethods):
         idle_reader_timeout: float | None = 1.0,
         async_handlers: bool = False,
         max_queued_events: int = DEFAULT_MAX_QUEUED,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
         cleanup_empty_child_namespaces: bool = False,
     ) -> None:
         self.parser: Parser = get_parser(parser)
@@ -99,6 +103,8 @@ class Server(BroadcastMethods):
             http_compression=http_compression,
             compression_threshold=compression_threshold,
             idle_reader_timeout=idle_reader_timeout,
+            max_queued_bytes=max_queued_bytes,
+            send_timeout=send_timeout,
         )
         self.eio.on("connect", self._on_engine_connect)
         self.eio.on("disconnect", self._on_engine_disconnect)
