@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -35,6 +37,30 @@ def silent_websocket(running: Running) -> tuple[RawWebSocket, str]:
     reply = str(ws.recv())
     assert reply.startswith("40")
     return ws, handshake["sid"]
+
+
+@dataclass
+class Silent:
+    """A joined client that reads nothing more: its server-side socket and sessions."""
+
+    ws: RawWebSocket
+    engine_sid: str
+    sid: str
+    target: sockio_wsgi.Socket
+
+
+@contextmanager
+def silent_client(
+    sio: sockio_wsgi.Server, running: Running, record: Recorder, good: sockio_wsgi.Client
+) -> Iterator[Silent]:
+    ws, engine_sid = silent_websocket(running)
+    try:
+        sid = record.wait("connect", lambda s: s != good.sid)
+        target = sio.get_socket(sid)
+        assert target is not None
+        yield Silent(ws, engine_sid, sid, target)
+    finally:
+        ws.sock.close()
 
 
 def open_fds() -> int:
@@ -87,11 +113,8 @@ def test_a_client_that_does_not_read_is_cut_at_max_queued_bytes(
     sio = make_sio(record, max_queued_bytes=cap, ping_interval=60, ping_timeout=60)
     with serving_sio(sio) as running:
         good = healthy_client(running, healthy)
-        ws, engine_sid = silent_websocket(running)
-        try:
-            sid = record.wait("connect", lambda s: s != good.sid)
-            target = sio.get_socket(sid)
-            assert target is not None
+        with silent_client(sio, running, record, good) as silent:
+            sid, target, engine_sid = silent.sid, silent.target, silent.engine_sid
             esock = sio.eio.sockets[engine_sid]
             peak = 0
             sent = 0
@@ -108,8 +131,6 @@ def test_a_client_that_does_not_read_is_cut_at_max_queued_bytes(
             assert engine_sid not in sio.eio.sockets
             assert "max_queued_bytes" in caplog.text
             assert good.emit_with_ack("echo", "after", timeout=5) == "after"
-        finally:
-            ws.sock.close()
 
 
 @pytest.mark.timeout(30)
@@ -120,11 +141,8 @@ def test_a_write_the_client_never_takes_times_out(
     sio = make_sio(record, send_timeout=1.0, ping_interval=60, ping_timeout=60)
     with serving_sio(sio) as running:
         good = healthy_client(running, healthy)
-        ws, engine_sid = silent_websocket(running)
-        try:
-            sid = record.wait("connect", lambda s: s != good.sid)
-            target = sio.get_socket(sid)
-            assert target is not None
+        with silent_client(sio, running, record, good) as silent:
+            sid, target, engine_sid = silent.sid, silent.target, silent.engine_sid
             for _ in range(100):  # 10 MB: more than the kernel's buffers take
                 target.emit("blob", CHUNK)
             rounds = 0
@@ -135,8 +153,6 @@ def test_a_write_the_client_never_takes_times_out(
                 assert rounds < 200, "the silent client was never cut"
             assert record.wait("disconnect") == (sid, "transport error")
             assert engine_sid not in sio.eio.sockets
-        finally:
-            ws.sock.close()
 
 
 @pytest.mark.timeout(30)
@@ -149,11 +165,8 @@ def test_a_session_that_times_out_releases_its_connection_within_seconds(
     with serving_sio(sio) as running:
         good = healthy_client(running, healthy)
         before = open_fds()
-        ws, engine_sid = silent_websocket(running)
-        try:
-            sid = record.wait("connect", lambda s: s != good.sid)
-            target = sio.get_socket(sid)
-            assert target is not None
+        with silent_client(sio, running, record, good) as silent:
+            sid, target, engine_sid = silent.sid, silent.target, silent.engine_sid
             esock = sio.eio.sockets[engine_sid]
             for _ in range(100):
                 target.emit("blob", CHUNK)
@@ -170,5 +183,3 @@ def test_a_session_that_times_out_releases_its_connection_within_seconds(
             with gevent.Timeout(5):
                 while open_fds() > before + 1:
                     gevent.sleep(0.1)
-        finally:
-            ws.sock.close()
