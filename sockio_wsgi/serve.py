@@ -21,6 +21,7 @@ from gevent import pywsgi
 
 from sockio_wsgi import runtime
 from sockio_wsgi.engine.websocket import (
+    CONNECTION_KEY,
     RAW_SOCKET_KEY,
     SOCKET_KEEPABLE_KEY,
     SOCKET_KEPT_KEY,
@@ -220,6 +221,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     def run_application(self) -> None:
         if self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+            self.environ[CONNECTION_KEY] = self.socket
             super().run_application()
             return
         self.environ[RAW_SOCKET_KEY] = self.socket

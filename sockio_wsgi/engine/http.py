@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -39,10 +39,35 @@ class Response:
     body: bytes = b""
     headers: Headers = field(default_factory=list)
 
-    def send(self, start_response: StartResponse) -> list[bytes]:
+    # called when the server could not write the body (the client went away)
+    on_undelivered: Callable[[], None] | None = None
+
+    def send(self, start_response: StartResponse) -> Iterable[bytes]:
         headers = [*self.headers, ("Content-Length", str(len(self.body)))]
         start_response(f"{self.status} {_STATUS_TEXT.get(self.status, '')}".rstrip(), headers)
+        if self.on_undelivered is not None:
+            return _TrackedBody(self.body, self.on_undelivered)
         return [self.body]
+
+
+class _TrackedBody:
+    """A WSGI body that knows whether the server wrote it: the server asks for the next
+    chunk only after writing this one, and calls ``close()`` either way."""
+
+    __slots__ = ("body", "on_undelivered", "written")
+
+    def __init__(self, body: bytes, on_undelivered: Callable[[], None]) -> None:
+        self.body = body
+        self.on_undelivered = on_undelivered
+        self.written = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.body
+        self.written = True
+
+    def close(self) -> None:
+        if not self.written:
+            self.on_undelivered()
 
 
 def error_response(code: EngineErrorCode) -> Response:

@@ -16,7 +16,8 @@ from sockio_wsgi.engine.http import (
     text_response,
 )
 from sockio_wsgi.engine.socket import EngineSocket
-from sockio_wsgi.protocol.eio import decode_payload, encode_payload
+from sockio_wsgi.engine.websocket import CONNECTION_KEY
+from sockio_wsgi.protocol.eio import NOOP, Packet, decode_payload, encode_payload
 from sockio_wsgi.protocol.errors import ProtocolError
 from sockio_wsgi.protocol.requests import EngineErrorCode
 from sockio_wsgi.protocol.session import CloseReason
@@ -39,9 +40,20 @@ def handle_get(
         sock.close(CloseReason.TRANSPORT_ERROR)
         return error_response(EngineErrorCode.BAD_REQUEST)
     try:
-        packets = sock.wait_for_output()
+        packets = sock.wait_for_output(environ.get(CONNECTION_KEY))
     finally:
         sock.end_poll()
+    response = _payload_response(packets, environ, compression_threshold)
+    if packets and packets[0] is not NOOP:
+        # packets the client never gets must not be lost silently: the session ends, so
+        # the client knows (as engine.io)
+        response.on_undelivered = sock.poll_undelivered
+    return response
+
+
+def _payload_response(
+    packets: list[Packet], environ: dict[str, Any], compression_threshold: int | None
+) -> Response:
     if compression_threshold is None:
         return text_response(200, encode_payload(packets))
     body = encode_payload(packets).encode("utf-8")

@@ -8,6 +8,7 @@ polling GET drains it into an HTTP response.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -78,6 +79,34 @@ UNHEARD = _Unheard()
 
 
 CloseCallback = Callable[["EngineSocket", CloseReason], None]
+
+
+class _GoneWatch:
+    """Watches a waiting poll's connection: readable with nothing to read means its client
+    closed it. (Bytes instead mean a pipelined request: then it stops watching.)"""
+
+    __slots__ = ("sock", "raw", "watcher", "gone")
+
+    def __init__(self, sock: EngineSocket, connection: Any, raw: Any) -> None:
+        self.sock = sock
+        self.raw = raw  # the OS socket under ``connection``, peeked without blocking
+        self.gone = False
+        self.watcher = runtime.call_when_readable(connection, self._readable)
+
+    def _readable(self) -> None:  # in the hub
+        self.stop()
+        try:
+            self.gone = not self.raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return  # nothing after all
+        except OSError:
+            self.gone = True
+        if self.gone and self.sock._output is not None:
+            self.sock._output.set()
+
+    def stop(self) -> None:
+        runtime.stop_waiting(self.watcher)
+        self.watcher = None
 
 
 class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
@@ -288,7 +317,7 @@ class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
 
     # -- polling ---------------------------------------------------------------------
 
-    def wait_for_output(self) -> list[Packet]:
+    def wait_for_output(self, connection: Any = None) -> list[Packet]:
         """Block until there is something to send (or the session ends), take it all.
 
         While the client may be upgrading (it saw the probe reply), this GET never takes
@@ -296,9 +325,25 @@ class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
         upgrade completes, and what is queued goes over the WebSocket (as engine.io)."""
         if self._output is None:
             self._output = runtime.Event()
+        watch = None
+        if connection is not None and not self.session.outbox and not self.session.closed:
+            raw = runtime.os_socket(connection)  # None with TLS: not watched
+            if raw is not None:  # the GET will wait: notice if its client goes away
+                watch = _GoneWatch(self, connection, raw)
+        try:
+            return self._wait_for_output(watch)
+        finally:
+            if watch is not None:
+                watch.stop()
+
+    def _wait_for_output(self, watch: _GoneWatch | None) -> list[Packet]:
         session = self.session
         noop_at: float | None = None
         while session.transport == POLLING:
+            if watch is not None and watch.gone:
+                log.info("session %s: the client of a waiting poll went away", self.sid)
+                self.close(CloseReason.TRANSPORT_ERROR)  # as engine.io
+                return []
             if session.awaits_upgrade and not session.closed:
                 if noop_at is None:
                     noop_at = runtime.monotonic() + PROBE_NOOP_DELAY
@@ -330,6 +375,13 @@ class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
 
     def end_poll(self) -> None:
         self.session.end_poll()
+
+    def poll_undelivered(self) -> None:
+        """A poll's response could not be written: its packets are lost to the client,
+        so the session ends (the client reconnects) instead of going on without them."""
+        if not self.session.closed:
+            log.info("session %s: a poll's response was not delivered; closing it", self.sid)
+            self.close(CloseReason.TRANSPORT_ERROR)
 
     # -- ordered raw handlers (OrderedTasks) --------------------------------------------
 

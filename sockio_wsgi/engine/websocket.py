@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from sockio_wsgi.engine.wsproto_connection import WsprotoWebSocket
 
 RAW_SOCKET_KEY = "sockio.raw_socket"
+# every request served by our handler: its connection's socket, for a long-poll to notice
+# that its client went away
+CONNECTION_KEY = "sockio.connection"
 UPGRADED_KEY = "sockio.upgraded"
 # set by a server handler that lets the connection outlive the request (see serve.py);
 # the WebSocket then sets SOCKET_KEPT_KEY and closes the socket itself at the end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import gevent
@@ -290,3 +291,27 @@ def test_messages_do_not_replace_pongs() -> None:
         # only a pong answers a ping: messages keep flowing but the session still times out
         client.post("4busy")
         assert h.recorder.wait_disconnect(client.sid, timeout=2) == "ping timeout"
+
+
+def test_a_waiting_poll_whose_client_goes_away_ends_the_session() -> None:
+    """As engine.io: the session ends with "transport error" at once (not at its ping
+    timeout), so nothing is written into a connection nobody reads."""
+    with serving_engine(ping_interval=30, ping_timeout=30) as h:
+        client = h.polling()
+        conn = socket.create_connection(h.address, timeout=5)
+        conn.sendall(f"GET {client.target()} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode("latin-1"))
+        h.wait_polling(client.sid)
+        conn.close()  # the client goes away while its GET waits
+        assert h.recorder.wait_disconnect(client.sid, timeout=5) == "transport error"
+        assert client.get_raw().status == 400
+        other = h.polling()  # the server goes on
+        other.post("4hi")
+        assert h.recorder.next_message() == (other.sid, "hi")
+
+
+def test_abandoned_polling_sessions_are_gone_after_interval_and_timeout() -> None:
+    with serving_engine(ping_interval=0.2, ping_timeout=0.2) as h:
+        sids = [h.polling().sid for _ in range(20)]  # handshakes, then never a GET
+        for sid in sids:
+            assert h.recorder.wait_disconnect(sid, timeout=3) == "ping timeout"
+        assert not set(sids) & set(h.eio.sockets)  # nothing kept for them

@@ -309,3 +309,20 @@ def test_response_send() -> None:
     calls.clear()
     Response(418).send(start_response)
     assert calls[0][0] == "418"
+
+
+def test_a_tracked_body_reports_only_a_body_the_server_did_not_write() -> None:
+    from sockio_wsgi.engine.http import Response
+
+    lost: list[str] = []
+    started: list[str] = []
+    response = Response(200, b"packets", on_undelivered=lambda: lost.append("lost"))
+    body = response.send(lambda status, headers: started.append(status))
+    assert list(body) == [b"packets"]  # as a server writes it: asks for the next chunk
+    body.close()  # type: ignore[attr-defined]
+    assert lost == [] and started == ["200 OK"]
+
+    body = response.send(lambda status, headers: None)
+    next(iter(body))  # the write of the first chunk failed: no next chunk is asked for
+    body.close()  # type: ignore[attr-defined]
+    assert lost == ["lost"]
