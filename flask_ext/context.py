@@ -12,6 +12,7 @@ import contextvars
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote_plus
 
 import werkzeug.test
 from flask import Flask, current_app, has_app_context
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 # keys of a handshake environ that belong to the request that carried the handshake and
 # must not leak into the contexts of later events
 _REQUEST_ONLY_KEYS = ("werkzeug.request", "werkzeug.debug.preserve_context")
+# query parameters of the Engine.IO protocol, which the application never sees
+ENGINEIO_QUERY_KEYS = frozenset({"EIO", "transport", "sid", "t", "j", "b64"})
 
 
 class ManagedSession(dict[str, Any], SessionMixin):
@@ -189,7 +192,21 @@ def _clean(environ: Mapping[str, Any]) -> dict[str, Any]:
     copied = dict(environ)
     for key in _REQUEST_ONLY_KEYS:
         copied.pop(key, None)
+    query = copied.get("QUERY_STRING")
+    if query:
+        copied["QUERY_STRING"] = app_query_string(query)
     return copied
+
+
+def app_query_string(query: str) -> str:
+    """The handshake's query string without Engine.IO's own parameters, so ``request.args``
+    holds only the application's (the same under the test client and a real server)."""
+    kept = [
+        part
+        for part in query.split("&")
+        if part and unquote_plus(part.partition("=")[0]) not in ENGINEIO_QUERY_KEYS
+    ]
+    return "&".join(kept)
 
 
 def open_cookie_session(app: Flask, environ: Mapping[str, Any]) -> SessionMixin:

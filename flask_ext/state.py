@@ -33,6 +33,8 @@ log = logging.getLogger("flask_ext")
 
 Handler = Callable[..., Any]
 SESSION_KEY = "flask_ext.session"
+# Flask-SocketIO's catch-all event: handler(event, *args) for events without a handler
+CATCH_ALL = "*"
 # sockio_wsgi's lifecycle events, which the dispatchers below own
 LIFECYCLE = ("connect", "disconnecting", "disconnect")
 
@@ -159,6 +161,8 @@ class AppState:
     # -- dispatchers (called by sockio_wsgi with the socket first) ---------------------
 
     def _on_connect(self, socket: sockio_wsgi.Socket, auth: Any) -> bool:
+        if CATCH_ALL in self.extension.handlers.get(socket.nsp, ()):
+            socket.use(self._route_unhandled)
         handler = self._handler(socket.nsp, "connect")
         if handler is None:
             return True
@@ -172,6 +176,13 @@ class AppState:
                 self.handle_error(exc, socket.nsp, "connect")
                 return False  # a failed connect handler refuses, as in sockio_wsgi
         return result is not False
+
+    def _route_unhandled(self, socket: sockio_wsgi.Socket, packet: list[Any]) -> None:
+        """Packet middleware: an event without a handler of its own goes to the ``"*"``
+        handler, as ``["*", event, *args]`` (its return value still answers the ack)."""
+        event = packet[0]
+        if event not in self.extension.handlers.get(socket.nsp, ()) and event not in LIFECYCLE:
+            packet.insert(0, CATCH_ALL)
 
     def _copy_session(self, socket: sockio_wsgi.Socket) -> ManagedSession:
         try:

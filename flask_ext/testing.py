@@ -27,6 +27,7 @@ import gevent.event
 from flask import Flask
 
 from flask_ext.context import http_client_for, http_request
+from flask_ext.state import CATCH_ALL
 from sockio_wsgi.protocol.eio import CLOSE, PONG, Packet, PacketType, decode_payload, message
 from sockio_wsgi.protocol.eio import encode_payload as encode_polling
 from sockio_wsgi.protocol.errors import ProtocolError
@@ -117,12 +118,19 @@ class SocketIOTestClient:
         return self.connect_errors.get(_ns(namespace))
 
     def emit(
-        self, event: str, *args: Any, callback: bool = False, namespace: str | None = None
+        self,
+        event: str,
+        *args: Any,
+        callback: bool = False,
+        namespace: str | None = None,
+        **ignored: Any,
     ) -> Any:
         """Emit and wait until the handler has run; with ``callback=True`` return its ack
-        (one value as is, several as a list)."""
+        (one value as is, several as a list). Other keywords (``broadcast=``, ``to=``...)
+        are ignored, as by Flask-SocketIO's test client."""
         ns = self._require(namespace)
-        if event not in self.socketio.handlers.get(ns, {}):
+        handlers = self.socketio.handlers.get(ns, {})
+        if event not in handlers and CATCH_ALL not in handlers:
             # no handler will run, so no ack would come: the event goes out as a client
             # would send it, and the barrier makes sure the server has taken it in
             self._send(SioPacket(SioType.EVENT, ns, [event, *args]))
@@ -158,7 +166,8 @@ class SocketIOTestClient:
         return self.emit(event, data, callback=callback, namespace=namespace)
 
     def get_received(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        """Take what the server sent on ``namespace``: ``{"name", "args", "namespace"}``."""
+        """Take what the server sent on ``namespace``: ``{"name", "args", "namespace"}``
+        (also after a disconnect, where Flask-SocketIO's raises, so last words are seen)."""
         ns = _ns(namespace)
         self._sync()  # what the server queued before this call (socketio.emit in a view...)
         taken = [item for item in self.queue if item["namespace"] == ns]
