@@ -19,9 +19,9 @@ from flask import Flask
 
 import sockio_wsgi
 from flask_ext.context import (
-    EventContexts,
     HandlerContext,
     ManagedSession,
+    event_contexts,
     managed_copy,
     run_with_reloader,
 )
@@ -121,7 +121,7 @@ class AppState:
         self.app = app
         self.server: sockio_wsgi.Server = server
         self.manage_session = manage_session
-        self._contexts = EventContexts(app)
+        self._contexts = event_contexts(app)
         self._installed: dict[str, set[str]] = {}
         self._disconnect_waiters: dict[str, gevent.event.Event] = {}
 
