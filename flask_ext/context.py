@@ -102,6 +102,7 @@ def current_flask_app() -> Flask | None:
 
 
 def clean_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a handshake environ for the requests of later events."""
     copied = dict(environ)
     for key in _REQUEST_ONLY_KEYS:
         copied.pop(key, None)
