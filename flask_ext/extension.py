@@ -116,9 +116,12 @@ class SocketIO:
         """Whether handlers see a per-socket copy of the session (the current app's
         setting, else the option given)."""
         live = self._live_states()
+        app = current_flask_app()
+        for state in live:
+            if state.app is app:
+                return state.manage_session
         if live:
-            app = current_flask_app()
-            return (self.state_for(app) if app is not None else live[-1]).manage_session
+            return live[-1].manage_session
         return bool(self.server_options.get("manage_session", True))
 
     # -- handlers ----------------------------------------------------------------------

@@ -71,8 +71,6 @@ def check_encodable(parser: Any, namespace: str, event: str, args: tuple[Any, ..
     no local recipient made the server encode it (an empty room, an unknown namespace)."""
     try:
         parser.encode(SioPacket(SioType.EVENT, namespace, [event, *args]))
-    except TypeError:
-        raise
     except ValueError as exc:  # e.g. a JSON module that refuses NaN
         raise TypeError(str(exc)) from exc
 

@@ -318,3 +318,19 @@ def test_run_serves_the_app_and_stop_ends_it() -> None:
         with urllib.request.urlopen(url + "/stop", timeout=10) as r:
             assert r.read() == b"stopping"
         assert proc.wait(timeout=15) == 0
+
+
+def test_flask_socketio_attributes_per_app() -> None:
+    socketio = SocketIO(ping_interval=5)
+    assert socketio.manage_session is True
+    assert socketio.async_mode == "gevent"
+    first, second = Flask("first"), Flask("second")
+    socketio.init_app(first, manage_session=False)
+    socketio.init_app(second)
+    assert socketio.server_options == {"ping_interval": 5, "manage_session": False}
+    with first.app_context():
+        assert socketio.manage_session is False
+        assert socketio.server.eio.ping_interval == 5
+    with second.app_context():
+        assert socketio.manage_session is True
+        assert socketio.server is not first.extensions["sockio_wsgi"].server
