@@ -17,7 +17,7 @@ from flask import Flask
 
 import sockio_wsgi
 from flask_ext.context import current_flask_app, current_handler
-from flask_ext.state import AppState, Handler, build_server, split_options
+from flask_ext.state import CATCH_ALL, AppState, Handler, build_server, split_options
 from sockio_wsgi.protocol.parsers import JsonParser
 
 if TYPE_CHECKING:
@@ -82,6 +82,15 @@ class SocketIO:
         self._states.append(weakref.ref(state))
         for namespace in self.handlers:
             state.install(namespace)
+        # Flask-SocketIO's option: namespaces clients may connect to without handlers there
+        accepted = extension_options.get("namespaces") or ()
+        if isinstance(accepted, str):
+            accepted = [accepted]
+        if CATCH_ALL in accepted:
+            state.accept_any_namespace()
+        else:
+            for namespace in accepted:
+                state.install(_namespace(namespace))
 
     def state_for(self, app: Flask | None = None) -> AppState:
         """The state of ``app``; without one: the running handler's app, the current app,
@@ -297,6 +306,8 @@ _CHECK_PARSER = JsonParser()
 def _namespace(namespace: str | None) -> str:
     if not namespace:
         return "/"
+    if namespace == CATCH_ALL:
+        return namespace
     return namespace if namespace.startswith("/") else "/" + namespace
 
 

@@ -33,13 +33,16 @@ log = logging.getLogger("flask_ext")
 
 Handler = Callable[..., Any]
 SESSION_KEY = "flask_ext.session"
-# Flask-SocketIO's catch-all event: handler(event, *args) for events without a handler
+# Flask-SocketIO's catch-all: as an event, handler(event, *args) for events without a
+# handler; as a namespace, handlers for the events a namespace does not handle itself
 CATCH_ALL = "*"
+# the namespace the test client connects to as a barrier: never served, so always refused
+SYNC_NAMESPACE = "/flask_ext-test-client-sync"
 # sockio_wsgi's lifecycle events, which the dispatchers below own
 LIFECYCLE = ("connect", "disconnecting", "disconnect")
 
 # options the extension itself takes; the rest go to sockio_wsgi.Server
-EXTENSION_OPTIONS = frozenset({"manage_session", "message_queue", "channel", "json"})
+EXTENSION_OPTIONS = frozenset({"manage_session", "message_queue", "channel", "json", "namespaces"})
 # Flask-SocketIO / python-socketio options that have no meaning here
 IGNORED_OPTIONS = frozenset(
     {
@@ -51,7 +54,6 @@ IGNORED_OPTIONS = frozenset(
         "compression_threshold",
         "monitor_clients",
         "allow_upgrades",
-        "namespaces",
         "client_manager",
         "write_only",
         "serializer",
@@ -102,6 +104,10 @@ def build_server(server_options: dict[str, Any], extension_options: dict[str, An
     return sockio_wsgi.Server(**server_options)
 
 
+def _any_but_the_barrier(name: str, auth: Any) -> bool:
+    return name != SYNC_NAMESPACE
+
+
 def accepts_argument(handler: Handler) -> bool:
     """Whether ``handler`` takes a (first) positional argument: connect's ``auth`` and
     disconnect's ``reason`` are passed only then, as in Flask-SocketIO."""
@@ -123,11 +129,27 @@ class AppState:
         self.manage_session = manage_session
         self._contexts = event_contexts(app)
         self._installed: dict[str, set[str]] = {}
+        self._any_namespace: Any = None  # the server's parent namespace for "*"
         self._disconnect_waiters: dict[str, gevent.event.Event] = {}
 
     def install(self, namespace: str) -> None:
-        """Put a dispatcher on the server for each of the namespace's events."""
-        nsp = self.server.of(namespace)
+        """Put a dispatcher on the server for each event the namespace handles (its own
+        and the ``"*"`` namespace's); ``"*"``'s handlers reach every namespace served."""
+        targets = [*self._installed] if namespace == CATCH_ALL else [namespace]
+        for name in targets:
+            self._install_on(name)
+
+    def accept_any_namespace(self) -> None:
+        """``namespaces="*"``: a client may connect to any namespace (every name but the
+        test client's barrier, which must stay unanswered)."""
+        self._install_on(CATCH_ALL)
+
+    def _install_on(self, namespace: str) -> None:
+        if namespace == CATCH_ALL:
+            nsp: Any = self._any_namespace or self.server.of(_any_but_the_barrier)
+            self._any_namespace = nsp
+        else:
+            nsp = self.server.of(namespace)
         installed = self._installed.setdefault(namespace, set())
         if not installed:
             nsp.on("connect", self._on_connect)
@@ -136,13 +158,34 @@ class AppState:
             nsp.on("disconnecting", self._on_disconnecting)
             nsp.on("disconnect", self._on_disconnected)
             installed.update(LIFECYCLE)
-        for event in self.extension.handlers.get(namespace, {}):
+        handlers = self.extension.handlers
+        for event in [*handlers.get(namespace, ()), *handlers.get(CATCH_ALL, ())]:
             if event not in installed:
                 nsp.on(event, functools.partial(self._on_event, event))
                 installed.add(event)
 
+    def resolve(self, namespace: str, event: str) -> tuple[Handler, bool] | None:
+        """The handler of ``event`` and whether it is a catch-all (called with the event
+        name first), in python-socketio's order: the namespace's handler for the event,
+        its ``"*"`` handler, then the same two of the ``"*"`` namespace."""
+        handlers = self.extension.handlers
+        for group in (handlers.get(namespace), handlers.get(CATCH_ALL)):
+            if not group:
+                continue
+            found = group.get(event)
+            if found is not None:
+                return found, False
+            if event not in LIFECYCLE and CATCH_ALL in group:
+                return group[CATCH_ALL], True
+        return None
+
     def _handler(self, namespace: str, event: str) -> Handler | None:
-        return self.extension.handlers.get(namespace, {}).get(event)
+        found = self.resolve(namespace, event)
+        return found[0] if found is not None and not found[1] else None
+
+    def handles(self, namespace: str, event: str) -> bool:
+        """Whether an event reaches a handler (its own or a catch-all)."""
+        return self.resolve(namespace, event) is not None
 
     def context(self, socket: sockio_wsgi.Socket, event: str, args: tuple[Any, ...]) -> Any:
         """The Flask context a handler of ``socket`` runs in."""
@@ -161,7 +204,7 @@ class AppState:
     # -- dispatchers (called by sockio_wsgi with the socket first) ---------------------
 
     def _on_connect(self, socket: sockio_wsgi.Socket, auth: Any) -> bool:
-        if CATCH_ALL in self.extension.handlers.get(socket.nsp, ()):
+        if self.resolve(socket.nsp, CATCH_ALL) is not None:
             socket.use(self._route_unhandled)
         handler = self._handler(socket.nsp, "connect")
         if handler is None:
@@ -180,8 +223,8 @@ class AppState:
     def _route_unhandled(self, socket: sockio_wsgi.Socket, packet: list[Any]) -> None:
         """Packet middleware: an event without a handler of its own goes to the ``"*"``
         handler, as ``["*", event, *args]`` (its return value still answers the ack)."""
-        event = packet[0]
-        if event not in self.extension.handlers.get(socket.nsp, ()) and event not in LIFECYCLE:
+        found = self.resolve(socket.nsp, packet[0])
+        if found is not None and found[1]:
             packet.insert(0, CATCH_ALL)
 
     def _copy_session(self, socket: sockio_wsgi.Socket) -> ManagedSession:
@@ -192,9 +235,15 @@ class AppState:
             return ManagedSession()
 
     def _on_event(self, event: str, socket: sockio_wsgi.Socket, *args: Any) -> Any:
-        handler = self._handler(socket.nsp, event)
+        own = self.extension.handlers.get(socket.nsp)
+        handler = own.get(event) if own else None
         if handler is None:
-            return None
+            found = self.resolve(socket.nsp, event)
+            if found is None:
+                return None
+            handler, catch_all = found
+            if catch_all:
+                args = (event, *args)
         with self.context(socket, event, args):
             try:
                 return handler(*args)

@@ -27,7 +27,7 @@ import gevent.event
 from flask import Flask
 
 from flask_ext.context import http_client_for, http_request
-from flask_ext.state import CATCH_ALL
+from flask_ext.state import SYNC_NAMESPACE
 from sockio_wsgi.protocol.eio import CLOSE, PONG, Packet, PacketType, decode_payload, message
 from sockio_wsgi.protocol.eio import encode_payload as encode_polling
 from sockio_wsgi.protocol.errors import ProtocolError
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flask_ext.testing")
 
-# A CONNECT to a namespace nobody serves is answered at once ("Invalid namespace"), behind
-# everything already queued for this client: a barrier that needs no help from the server.
-SYNC_NAMESPACE = "/flask_ext-test-client-sync"
+# A CONNECT to a namespace nobody serves (SYNC_NAMESPACE) is answered at once ("Invalid
+# namespace"), behind everything already queued for this client: a barrier that needs no
+# help from the server.
 
 
 def _ns(namespace: str | None) -> str:
@@ -129,8 +129,7 @@ class SocketIOTestClient:
         (one value as is, several as a list). Other keywords (``broadcast=``, ``to=``...)
         are ignored, as by Flask-SocketIO's test client."""
         ns = self._require(namespace)
-        handlers = self.socketio.handlers.get(ns, {})
-        if event not in handlers and CATCH_ALL not in handlers:
+        if not self._state.handles(ns, event):
             # no handler will run, so no ack would come: the event goes out as a client
             # would send it, and the barrier makes sure the server has taken it in
             self._send(SioPacket(SioType.EVENT, ns, [event, *args]))

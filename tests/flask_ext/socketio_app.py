@@ -26,7 +26,7 @@ from flask_ext import (
 
 app = Flask(__name__)
 app.config["SECRET_KEY"] = "not so secret"
-socketio = SocketIO(app)
+socketio = SocketIO(app, namespaces="*")  # clients may connect to any namespace
 
 disconnected: list[str] = []
 tasks: list[Any] = []
@@ -162,6 +162,11 @@ def background_task(sid: str) -> None:
 @socketio.on_error_default
 def on_error(exc: Exception) -> dict[str, str]:
     return {"error": type(exc).__name__}
+
+
+@socketio.on("where", namespace="*")
+def where() -> str:
+    return request.namespace
 
 
 class Chat(Namespace):

@@ -2,7 +2,7 @@
 
 What test_flask_socketio_compat.py checks through the test client holds on a real server
 too: ``request.args`` without Engine.IO's parameters on both transports, tuples as several
-arguments, the catch-all handler with its ack.
+arguments, the catch-all handler with its ack, the catch-all namespace.
 """
 
 from __future__ import annotations
@@ -37,3 +37,6 @@ def test_served_app_matches_the_test_client(chat: types.ModuleType, transports: 
 
         assert node.call("ada", "anything", {"x": 1}) == ["caught anything"]
         assert node.wait_for("event", id="ada", event="caught")["args"] == ["anything", {"x": 1}]
+
+        node.connect(running.url, "any", "/anywhere", transports=transports)
+        assert node.call("any", "where") == ["/anywhere"]

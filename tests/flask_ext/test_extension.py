@@ -334,3 +334,14 @@ def test_flask_socketio_attributes_per_app() -> None:
     with second.app_context():
         assert socketio.manage_session is True
         assert socketio.server is not first.extensions["sockio_wsgi"].server
+
+
+def test_namespaces_option_accepts_namespaces_without_handlers() -> None:
+    app = Flask("listed")
+    socketio = SocketIO(app, namespaces=["/listed"])
+    client = socketio.test_client(app, namespace="/listed")
+    assert client.is_connected("/listed")
+    client.connect("/other")
+    assert not client.is_connected("/other")
+    assert client.get_connect_error("/other") == {"message": "Invalid namespace"}
+    client.disconnect("/listed")

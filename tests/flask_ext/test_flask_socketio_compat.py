@@ -185,6 +185,20 @@ def test_class_based_namespace(chat: types.ModuleType) -> None:
     assert not client.is_connected("/chat")
 
 
+def test_catch_all_namespace(chat: types.ModuleType) -> None:
+    client = chat.socketio.test_client(chat.app, namespace="/anywhere")
+    assert client.is_connected("/anywhere")  # namespaces="*"
+    assert client.emit("where", namespace="/anywhere", callback=True) == "/anywhere"
+    with pytest.raises(RuntimeError):  # not connected there
+        client.emit("where", namespace="/chat")
+    client.connect("/")
+    client.get_received("/")
+    # "/" has its own "*" handler, which comes before the "*" namespace's "where"
+    assert client.emit("where", "x", callback=True) == "caught where"
+    client.disconnect("/anywhere")
+    client.disconnect("/")
+
+
 def test_server_side_disconnect(client: Any) -> None:
     client.emit("leave_me")
     assert not client.is_connected()
