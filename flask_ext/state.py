@@ -131,6 +131,8 @@ class AppState:
         self._installed: dict[str, set[str]] = {}
         self._any_namespace: Any = None  # the server's parent namespace for "*"
         self._disconnect_waiters: dict[str, gevent.event.Event] = {}
+        # socket id -> exceptions no error handler took (kept for its test client only)
+        self._unhandled: dict[str, list[Exception]] = {}
 
     def install(self, namespace: str) -> None:
         """Put a dispatcher on the server for each event the namespace handles (its own
@@ -248,7 +250,7 @@ class AppState:
             try:
                 return handler(*args)
             except Exception as exc:
-                return self.handle_error(exc, socket.nsp, event)
+                return self.handle_error(exc, socket.nsp, event, socket.id)
 
     def _on_disconnecting(self, socket: sockio_wsgi.Socket, reason: str) -> None:
         handler = self._handler(socket.nsp, "disconnect")
@@ -262,17 +264,24 @@ class AppState:
                 self.handle_error(exc, socket.nsp, "disconnect")
 
     def _on_disconnected(self, socket: sockio_wsgi.Socket, reason: str) -> None:
+        self._unhandled.pop(socket.id, None)
         waiter = self._disconnect_waiters.pop(socket.id, None)
         if waiter is not None:
             waiter.set()
 
-    def handle_error(self, exc: Exception, namespace: str, event: str) -> Any:
-        """The namespace's error handler, else the default one, else a log line; the
-        client stays connected. Runs inside the failed handler's Flask context."""
+    def handle_error(
+        self, exc: Exception, namespace: str, event: str, sid: str | None = None
+    ) -> Any:
+        """The namespace's error handler, else the default one, else a log line (and the
+        test client of socket ``sid``, if any, raises it); the client stays connected.
+        Runs inside the failed handler's Flask context."""
         ext = self.extension
         handler = ext.error_handlers.get(namespace) or ext.default_error_handler
         if handler is None:
             log.error("handler for %r on %s failed", event, namespace, exc_info=exc)
+            unhandled = self._unhandled.get(sid) if sid is not None else None
+            if unhandled is not None:
+                unhandled.append(exc)
             return None
         try:
             return handler(exc)
@@ -289,6 +298,11 @@ class AppState:
                 return callback(*args)
         with self.context(sender, "ack", args):
             return callback(*args)
+
+    def unhandled_errors(self, sid: str) -> list[Exception]:
+        """Where the exceptions of socket ``sid``'s handlers that no error handler took
+        are put, for its test client to raise (as Flask-SocketIO's raises them)."""
+        return self._unhandled.setdefault(sid, [])
 
     def expect_disconnect(self, sid: str) -> gevent.event.Event:
         """An event set once the disconnect handler of socket ``sid`` has run (the test

@@ -86,6 +86,7 @@ class SocketIOTestClient:
         self._acks: dict[int, tuple[str, gevent.event.AsyncResult]] = {}
         self._connecting: dict[str, gevent.event.Event] = {}
         self._gone: dict[str, gevent.event.Event] = {}
+        self._unhandled: dict[str, list[Exception]] = {}
         self.connect(namespace, query_string=query_string, headers=headers, auth=auth)
 
     # -- public API (Flask-SocketIO's) -------------------------------------------------
@@ -147,6 +148,9 @@ class SocketIOTestClient:
             ) from None
         finally:
             self._acks.pop(ack_id, None)
+        unhandled = self._unhandled.get(ns)
+        if unhandled:  # the handler raised and no error handler took it
+            raise unhandled.pop(0)
         if reply is None:  # disconnected while the handler ran: wait for its cleanup
             self._wait_gone(ns)
             return None
@@ -290,6 +294,7 @@ class SocketIOTestClient:
             self.sids[ns] = packet.data["sid"]
             self.connected[ns] = True
             self._gone[ns] = self._state.expect_disconnect(packet.data["sid"])
+            self._unhandled[ns] = self._state.unhandled_errors(packet.data["sid"])
             self._connected(ns)
         elif packet.type is SioType.CONNECT_ERROR:
             self.connected[ns] = False

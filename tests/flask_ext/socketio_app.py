@@ -179,3 +179,18 @@ class Chat(Namespace):
 
 
 socketio.on_namespace(Chat("/chat"))
+
+
+# a second app, without error handlers
+bare_app = Flask("bare")
+bare = SocketIO(bare_app)
+
+
+@bare.on("boom")
+def boom() -> None:
+    raise LookupError("no error handler here")
+
+
+@bare.on("fine")
+def fine() -> str:
+    return "fine"

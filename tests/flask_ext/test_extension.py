@@ -158,10 +158,11 @@ def test_error_handlers_namespace_first_then_default(caplog: pytest.LogCaptureFi
             ("chat", "KeyError", client.sids["/chat"]),
         ]
 
-        socketio.default_error_handler = None  # no handler at all: logged, still connected
+        # no handler at all: logged, still connected, and the test client raises it
+        socketio.default_error_handler = None
         client.connect("/bare")
-        with caplog.at_level(logging.ERROR, logger="flask_ext"):
-            assert client.emit("fail", callback=True, namespace="/bare") == []
+        with caplog.at_level(logging.ERROR, logger="flask_ext"), pytest.raises(LookupError):
+            client.emit("fail", callback=True, namespace="/bare")
         assert "handler for 'fail' on /bare failed" in caplog.text
         assert "LookupError" in caplog.text
         assert client.is_connected("/bare") and client.is_connected()

@@ -161,6 +161,15 @@ def test_unencodable_data_raises_type_error_at_the_call(client: Any) -> None:
     assert client.is_connected()
 
 
+def test_an_exception_no_error_handler_takes_reaches_the_test(chat: types.ModuleType) -> None:
+    client = chat.bare.test_client(chat.bare_app)
+    with pytest.raises(LookupError, match="no error handler here"):
+        client.emit("boom")
+    assert client.is_connected()
+    assert client.emit("fine", callback=True) == "fine"
+    client.disconnect()
+
+
 def test_background_task_emits_to_the_client(chat: types.ModuleType, client: Any) -> None:
     sid = client.emit("whoami", callback=True)
     client.get_received()
