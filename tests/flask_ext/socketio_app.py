@@ -48,7 +48,15 @@ def notify() -> str:
 def on_connect(auth: Any) -> None:
     if auth == {"token": "bad"}:
         raise ConnectionRefusedError("unauthorized")
-    emit("welcome", {"user": session.get("user"), "args": request.args.to_dict()})
+    emit(
+        "welcome",
+        {
+            "user": session.get("user"),
+            "args": request.args.to_dict(),
+            "header": request.headers.get("X-Client"),
+            "auth": auth,
+        },
+    )
 
 
 @socketio.on("disconnect")

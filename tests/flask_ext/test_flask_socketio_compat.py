@@ -51,9 +51,28 @@ def test_connect_sees_only_the_apps_query_parameters(client: Any) -> None:
     [welcome] = client.get_received()
     assert welcome == {
         "name": "welcome",
-        "args": [{"user": None, "args": {"room": "lobby", "lang": "en"}}],
+        "args": [
+            {"user": None, "args": {"room": "lobby", "lang": "en"}, "header": None, "auth": None}
+        ],
         "namespace": "/",
     }
+
+
+def test_connect_with_headers_and_auth(chat: types.ModuleType) -> None:
+    client = chat.socketio.test_client(
+        chat.app, headers={"X-Client": "tests"}, auth={"token": "good"}
+    )
+    [welcome] = client.get_received()
+    assert welcome["args"][0]["header"] == "tests"
+    assert welcome["args"][0]["auth"] == {"token": "good"}
+    client.disconnect()
+
+
+def test_binary_data(client: Any) -> None:
+    client.get_received()
+    blob = bytes(range(256))
+    assert client.emit("echo", {"blob": blob}, callback=True) == {"blob": blob}
+    assert client.get_received() == [{"name": "echo", "args": [{"blob": blob}], "namespace": "/"}]
 
 
 def test_refused_connect(chat: types.ModuleType) -> None:
