@@ -19,8 +19,10 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
+import flask_ext.context
 from flask_ext import ConnectionRefusedError, SocketIO, emit
 from flask_ext.context import flask_release
 
@@ -287,3 +289,32 @@ def test_flask_login_current_user_from_the_login_session(
         with http:
             http.post("/login/grace")
         assert ada.emit("whoami", callback=True) == "ada"  # the socket's session is its own
+
+
+def test_public_path_managed_session_survives_a_new_session_interface(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the public path the managed copy reaches each event through the app's session
+    interface; one set after init_app (as Flask-Session does) is wrapped in turn, and HTTP
+    requests keep the cookie session."""
+    monkeypatch.setattr(flask_ext.context, "use_fast_path", False)
+    app, socketio = make_app()
+
+    @socketio.on("remember")
+    def remember(value: int) -> None:
+        session["value"] = value
+
+    @socketio.on("recall")
+    def recall() -> Any:
+        return session.get("value")
+
+    http = app.test_client()
+    http.post("/set/cookie")
+    with socketio.test_client(app, flask_test_client=http) as client:
+        client.emit("remember", 1)
+        app.session_interface = SecureCookieSessionInterface()
+        assert client.emit("recall", callback=True) == 1
+        assert http.get("/get").get_data(as_text=True) == "cookie"
+        http.post("/set/changed")
+        assert client.emit("recall", callback=True) == 1
+    assert http.get("/get").get_data(as_text=True) == "changed"
