@@ -16,12 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "flask_ext"
 
 # the sockio_wsgi modules flask_ext may import besides the package itself: the sans-IO
-# codec (the test client encodes with the server's own parser) and the one helper a
-# sleeping handler needs (no public equivalent yet)
-SOCKIO_ALLOWED = (
-    "sockio_wsgi.protocol",
-    "sockio_wsgi.engine.socket.release_reader",
-)
+# codec (the test client encodes with the server's own parser)
+SOCKIO_ALLOWED = ("sockio_wsgi.protocol",)
 FLASK_INTERNALS_MODULE = "flask_ext/flask_internals.py"
 # Flask's modules that hold its internals (the rest of Flask and werkzeug is public API)
 FLASK_PRIVATE_MODULES = ("flask.ctx", "flask.globals")
