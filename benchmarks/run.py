@@ -791,6 +791,13 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def json_backend() -> str:
+    """What sockio_wsgi encodes JSON with in the servers run here (this Python's
+    packages): orjson when installed (the ``fast`` extra), else the standard library."""
+    version = pkg_version("orjson")
+    return f"orjson {version}" if version else "json (standard library)"
+
+
 def machine_description(server_core: int | None, loadgen_core: int | None) -> dict[str, Any]:
     cpu_model = None
     with contextlib.suppress(OSError):
@@ -818,6 +825,7 @@ def machine_description(server_core: int | None, loadgen_core: int | None) -> di
         "nofile_limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
         "python": platform.python_version(),
         "node": run_text(["node", "--version"]),
+        "json_backend": json_backend(),
         "git_commit": git_rev,
         "git_dirty": bool(git_dirty) if git_dirty is not None else None,
         "packages": {
@@ -830,6 +838,7 @@ def machine_description(server_core: int | None, loadgen_core: int | None) -> di
             "gevent": pkg_version("gevent"),
             "gevent-websocket": pkg_version("gevent-websocket"),
             "wsproto": pkg_version("wsproto"),
+            "orjson": pkg_version("orjson"),
             "socket.io (npm)": npm_version("socket.io"),
             "ws (npm)": npm_version("ws"),
         },
@@ -964,7 +973,8 @@ def machine_lines(m: dict[str, Any]) -> list[str]:
         f"- {m['date']}; {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB RAM; "
         f"server on core {m['server_core']}, load generator on core {m['loadgen_core']}",
         f"- {m['os']}, kernel {m['kernel']}; open files limit {nofile}",
-        f"- Python {m['python']}, Node {m['node']}; git {git}",
+        f"- Python {m['python']}, Node {m['node']}; git {git}; "
+        f"JSON backend {m.get('json_backend', 'not recorded')}",
         "- " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v),
     ]
 

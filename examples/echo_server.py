@@ -17,7 +17,7 @@ import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from browser_client import client_script  # noqa: E402
+from browser_client import client_script, install_client  # noqa: E402
 
 import sockio_wsgi  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    client_script()  # install the browser client before the first page load
+    install_client()  # the browser client, before the first page load
     server = sockio_wsgi.make_server(app, args.host, args.port)
     server.start()
     print(f"listening on http://{args.host}:{server.server_port}", flush=True)

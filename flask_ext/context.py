@@ -1,29 +1,25 @@
-"""Everything flask_ext knows about Flask's (and werkzeug's) internals, in one place.
+"""The Flask contexts Socket.IO handlers run in, made with Flask's public API.
 
-Handlers run inside a request context built from the connection's handshake environ, with
-either the cookie session or a per-socket copy of it; the test client talks to the app
-through werkzeug's test client; ``socketio.run`` uses werkzeug's reloader. When Flask
-changes how any of that works, this is the only file to touch.
+Each event gets a request context built from its socket's handshake environ, pushed and
+popped as Flask does for an HTTP request (teardown functions, signals), with either the
+cookie session or the socket's own copy of it. On the Flask releases whose internals
+:mod:`flask_ext.flask_internals` knows, that module makes the same contexts lazily and
+much faster; everywhere else (older Flask, newer Flask) this public path runs.
 """
 
 from __future__ import annotations
 
 import contextvars
+import importlib.metadata
+import inspect
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from urllib.parse import unquote_plus
 
 import werkzeug.test
 from flask import Flask, current_app, has_app_context
-from flask.ctx import AppContext, RequestContext
-from flask.globals import _cv_app, _cv_request
-from flask.sessions import SessionMixin
-from flask.signals import (
-    appcontext_popped,
-    appcontext_pushed,
-    appcontext_tearing_down,
-    request_tearing_down,
-)
+from flask.sessions import SessionInterface, SessionMixin
 
 if TYPE_CHECKING:
     from flask import Request
@@ -34,6 +30,15 @@ if TYPE_CHECKING:
 # keys of a handshake environ that belong to the request that carried the handshake and
 # must not leak into the contexts of later events
 _REQUEST_ONLY_KEYS = ("werkzeug.request", "werkzeug.debug.preserve_context")
+# query parameters of the Engine.IO protocol, which the application never sees
+ENGINEIO_QUERY_KEYS = frozenset({"EIO", "transport", "sid", "t", "j", "b64"})
+# where an event's environ carries its socket's managed session (public path)
+MANAGED_SESSION_KEY = "flask_ext.managed_session"
+
+#: Flask releases (major, minor) whose internals flask_internals knows
+FAST_PATH_RELEASES = frozenset({(3, 0), (3, 1)})
+#: False makes every app initialised afterwards use the public path (tests use it)
+use_fast_path = True
 
 
 class ManagedSession(dict[str, Any], SessionMixin):
@@ -57,124 +62,35 @@ class HandlerContext(NamedTuple):
     args: tuple[Any, ...]
 
 
-_current: contextvars.ContextVar[HandlerContext | None] = contextvars.ContextVar(
+handler_var: contextvars.ContextVar[HandlerContext | None] = contextvars.ContextVar(
     "flask_ext_handler", default=None
 )
 
 
-class _SocketContexts:
-    """What the event contexts of one socket share, made on its first event.
+class EventContexts(Protocol):
+    """Makes the context of one event: ``with contexts(info): handler(*args)``."""
 
-    Flask builds a URL adapter for every request context (a third of an event's cost) and
-    matches the URL against the app's routes on every push; a socket's events all carry
-    its handshake environ, so both are made once. Each event still gets its own request
-    object, ``g``, flashes and teardown, from a copy of a context Flask built itself (so
-    the fields Flask adds stay right without naming each one here).
-    """
-
-    __slots__ = ("environ", "template")
-
-    def __init__(self, app: Flask, environ: Mapping[str, Any]) -> None:
-        self.environ = _clean(environ)
-        template = _EventRequestContext(app, dict(self.environ), session=_TEMPLATE_SESSION)
-        template.match = _Match()  # shared by every copy
-        self.template = template
-
-    def event_fields(self, session: SessionMixin | None) -> dict[str, Any]:
-        """The attributes of one event's context: the template's, with a request, lists
-        and session of its own (``None``: opened the way Flask's push opens it)."""
-        template = self.template
-        shape = _template_fields(template)
-        fields = dict(template.__dict__)
-        for key in shape.lists:
-            fields[key] = []
-        app = template.app
-        request = app.request_class(dict(self.environ))
-        request.json_module = app.json
-        # what Flask's adapter sets on the request it is built for (the host check)
-        request.trusted_hosts = template.request.trusted_hosts
-        if template.url_adapter is None:  # the adapter failed: its error is the request's
-            request.routing_exception = template.request.routing_exception
-        fields[shape.request] = request
-        for key in shape.session:
-            fields[key] = session
-        return fields
+    def __call__(self, info: HandlerContext) -> Any: ...
 
 
-class _Match:
-    """The match of a socket's handshake URL (made on its first push)."""
-
-    __slots__ = ("result",)
-
-    def __init__(self) -> None:
-        self.result: tuple[Any, Any, Any] | None = None  # (url_rule, view_args, exception)
+def flask_release() -> tuple[int, int]:
+    """The installed Flask's (major, minor)."""
+    parts = importlib.metadata.version("flask").split(".")
+    return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
 
 
-class _Fields(NamedTuple):
-    request: str
-    session: tuple[str, ...]
-    lists: tuple[str, ...]
+def event_contexts(app: Flask) -> EventContexts:
+    """The fast contexts on a Flask release they are made for, else the public ones."""
+    if use_fast_path and flask_release() in FAST_PATH_RELEASES:
+        from flask_ext.flask_internals import FastEventContexts
 
-
-_TEMPLATE_SESSION = ManagedSession()
-_fields: list[_Fields] = []
-
-
-def _template_fields(template: RequestContext) -> _Fields:
-    """Which of a RequestContext's attributes hold its request, its session and its
-    per-request lists (found once, on the first template Flask builds)."""
-    if not _fields:
-        items = template.__dict__.items()
-        _fields.append(
-            _Fields(
-                request=next(k for k, v in items if v is template.request),
-                session=tuple(k for k, v in items if v is _TEMPLATE_SESSION),
-                lists=tuple(k for k, v in items if type(v) is list and not v),
-            )
-        )
-    return _fields[0]
-
-
-# socket -> what its event contexts share (which must not refer to the socket)
-_contexts: weakref.WeakKeyDictionary[Any, _SocketContexts] = weakref.WeakKeyDictionary()
-
-
-class _EventRequestContext(RequestContext):
-    """The request context of one Socket.IO event (see :class:`_SocketContexts`)."""
-
-    match: _Match | None = None  # None in a copy() Flask makes (matched as Flask does)
-
-    def match_request(self) -> None:
-        request = self.request
-        match = self.match
-        if match is None:
-            super().match_request()
-            return
-        if match.result is None:
-            super().match_request()
-            view_args = request.view_args
-            match.result = (
-                request.url_rule,
-                dict(view_args) if view_args is not None else None,  # handlers may change theirs
-                request.routing_exception,
-            )
-        else:
-            rule, view_args, request.routing_exception = match.result
-            request.url_rule = rule
-            request.view_args = dict(view_args) if view_args is not None else None
-
-
-def socket_contexts(socket: Any, app: Flask) -> _SocketContexts:
-    """The shared part of ``socket``'s event contexts (made on its first event)."""
-    shared = _contexts.get(socket)
-    if shared is None:
-        shared = _contexts[socket] = _SocketContexts(app, socket.handshake.environ)
-    return shared
+        return FastEventContexts(app)
+    return PublicEventContexts(app)
 
 
 def current_handler() -> HandlerContext | None:
     """The running handler's context, or ``None`` outside Socket.IO handlers."""
-    return _current.get()
+    return handler_var.get()
 
 
 def current_flask_app() -> Flask | None:
@@ -185,19 +101,34 @@ def current_flask_app() -> Flask | None:
     return app
 
 
-def _clean(environ: Mapping[str, Any]) -> dict[str, Any]:
+def clean_environ(environ: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a handshake environ for the requests of later events."""
     copied = dict(environ)
     for key in _REQUEST_ONLY_KEYS:
         copied.pop(key, None)
+    query = copied.get("QUERY_STRING")
+    if query:
+        copied["QUERY_STRING"] = app_query_string(query)
     return copied
+
+
+def app_query_string(query: str) -> str:
+    """The handshake's query string without Engine.IO's own parameters, so ``request.args``
+    holds only the application's (the same under the test client and a real server)."""
+    kept = [
+        part
+        for part in query.split("&")
+        if part and unquote_plus(part.partition("=")[0]) not in ENGINEIO_QUERY_KEYS
+    ]
+    return "&".join(kept)
 
 
 def open_cookie_session(app: Flask, environ: Mapping[str, Any]) -> SessionMixin:
     """The session the handshake's cookies carry (a null session without a secret key)."""
-    return _open_session(app, app.request_class(_clean(environ)))
+    return open_request_session(app, app.request_class(clean_environ(environ)))
 
 
-def _open_session(app: Flask, request: Request) -> SessionMixin:
+def open_request_session(app: Flask, request: Request) -> SessionMixin:
     interface = app.session_interface
     session = interface.open_session(app, request)
     return session if session is not None else interface.make_null_session(app)
@@ -207,150 +138,108 @@ def managed_copy(app: Flask, environ: Mapping[str, Any]) -> ManagedSession:
     return ManagedSession(open_cookie_session(app, environ))
 
 
-class _EventAppContext(AppContext):
-    """The app context of one event, filled in by Flask's own ``__init__`` only when a
-    handler first touches more than ``current_app`` (``g``, the URL adapter).
-
-    ``app`` is a class attribute of the app's own subclass (:class:`EventContexts`)."""
-
-    def __getattr__(self, name: str) -> Any:
-        if "_cv_tokens" in self.__dict__:  # filled in already: really missing
-            raise AttributeError(name)
-        AppContext.__init__(self, self.app)
-        return getattr(self, name)
+# -- the public path ---------------------------------------------------------------
 
 
-class _LazyEventRequestContext(_EventRequestContext):
-    """The request context of one event, made from its socket's shared template only when
-    a handler (or a teardown function) first touches it: an event whose handler reads
-    neither ``request`` nor ``session`` costs no request object and no session.
+class PublicEventContexts:
+    """Event contexts from ``app.request_context(environ)``, as for an HTTP request.
 
-    ``app`` is a class attribute of the app's own subclass (:class:`EventContexts`)."""
-
-    _pending: HandlerContext  # until filled in
-
-    def __getattr__(self, name: str) -> Any:
-        fields = self.__dict__
-        info: HandlerContext | None = fields.get("_pending")
-        if info is None or "_filling" in fields:  # filled in, or being filled: missing
-            raise AttributeError(name)
-        fields["_filling"] = True
-        try:
-            made = self._made_fields(info)
-        finally:
-            del fields["_filling"]
-        # all or nothing: a failure above leaves the context as it was (and retried)
-        fields.update(made)
-        del fields["_pending"]
-        if self.url_adapter is not None:
-            self.match_request()
-        return getattr(self, name)
-
-    def _made_fields(self, info: HandlerContext) -> dict[str, Any]:
-        socket = info.socket
-        app = self.app
-        session = info.state.event_session(socket)
-        shared = socket_contexts(socket, app)
-        shape = _template_fields(shared.template)
-        made = shared.event_fields(session)
-        request = made[shape.request]
-        request.sid = socket.id
-        request.namespace = socket.nsp
-        request.event = {"message": info.event, "args": info.args}
-        if session is None:  # what Flask's push does: the cookie session of this request
-            opened = _open_session(app, request)
-            for key in shape.session:
-                made[key] = opened
-        return made
-
-
-_new = object.__new__
-
-
-class EventContexts:
-    """Makes the Flask contexts of one app's Socket.IO events (``with contexts(info):``).
-
-    Each event gets an app context and a request context, pushed and popped as Flask does
-    for an HTTP request (teardown functions, signals), but both are filled in on first
-    use, so an event whose handler reads nothing of them costs two small objects. The app
-    is a class attribute of subclasses made for it, so that making them is one allocation.
-    The session is the state's :meth:`~flask_ext.state.AppState.event_session` (the
-    managed copy) or, when that is ``None``, the cookie session as Flask opens it for a
-    request. ``request.sid``, ``request.namespace`` and ``request.event`` are set as
-    Flask-SocketIO does.
+    ``request.sid``, ``request.namespace`` and ``request.event`` are set as Flask-SocketIO
+    does. A managed session reaches the context through the app's session interface
+    (wrapped by :class:`_EventSessions`), the public way to give a request its session.
     """
 
-    __slots__ = ("app", "request_context", "app_context")
+    __slots__ = ("app", "_environs")
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.request_context: type[_LazyEventRequestContext] = type(
-            "EventRequestContext", (_LazyEventRequestContext,), {"app": app}
-        )
-        self.app_context: type[_EventAppContext] = type(
-            "EventAppContext", (_EventAppContext,), {"app": app}
-        )
+        # socket -> its cleaned handshake environ (which must not refer to the socket)
+        self._environs: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
-    def __call__(self, info: HandlerContext) -> _PushedContexts:
-        return _PushedContexts(self, info)
+    def __call__(self, info: HandlerContext) -> _PublicPushed:
+        return _PublicPushed(self, info)
+
+    def environ_for(self, info: HandlerContext) -> dict[str, Any]:
+        """A fresh environ for one event of the socket (each request keeps its own)."""
+        socket = info.socket
+        base = self._environs.get(socket)
+        if base is None:
+            base = self._environs[socket] = clean_environ(socket.handshake.environ)
+        environ = dict(base)
+        session = info.state.event_session(socket)
+        if session is not None:
+            environ[MANAGED_SESSION_KEY] = session
+            if not isinstance(self.app.session_interface, _EventSessions):
+                self.app.session_interface = _EventSessions(self.app.session_interface)
+        return environ
 
 
-class _PushedContexts:
-    __slots__ = ("_contexts", "_info", "_ctx", "_tokens")
+class _PublicPushed:
+    __slots__ = ("_contexts", "_info", "_ctx", "_token")
 
-    def __init__(self, contexts: EventContexts, info: HandlerContext) -> None:
+    def __init__(self, contexts: PublicEventContexts, info: HandlerContext) -> None:
         self._contexts = contexts
         self._info = info
-        self._ctx: _LazyEventRequestContext
-        self._tokens: tuple[Any, Any, Any]
 
     def __enter__(self) -> None:
-        contexts = self._contexts
-        app = contexts.app
-        current = _current.set(self._info)
-        app_token = None
-        active = _cv_app.get(None)
-        if active is None or active.app is not app:
-            app_token = _cv_app.set(_new(contexts.app_context))
-            if appcontext_pushed.receivers:
-                try:
-                    appcontext_pushed.send(app, _async_wrapper=app.ensure_sync)
-                except BaseException:  # no __exit__ follows: leave nothing pushed
-                    _cv_app.reset(app_token)
-                    _current.reset(current)
-                    raise
-        ctx = self._ctx = _new(contexts.request_context)
-        ctx._pending = self._info
-        self._tokens = (current, app_token, _cv_request.set(ctx))
+        info = self._info
+        ctx = self._contexts.app.request_context(self._contexts.environ_for(info))
+        self._token = handler_var.set(info)
+        try:
+            ctx.push()
+        except BaseException:
+            handler_var.reset(self._token)
+            raise
+        self._ctx = ctx
+        request: Any = ctx.request
+        request.sid = info.socket.id
+        request.namespace = info.socket.nsp
+        request.event = {"message": info.event, "args": info.args}
 
     def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
-        current, app_token, request_token = self._tokens
-        ctx = self._ctx
-        app = self._contexts.app
         try:
-            request = None
-            try:
-                if app.teardown_request_funcs or request_tearing_down.receivers:
-                    app.do_teardown_request(error)  # (may fill the context in)
-                if "_pending" not in ctx.__dict__:
-                    request = ctx.request
-                    request.close()
-            finally:
-                _cv_request.reset(request_token)
-                if request is not None:
-                    request.environ["werkzeug.request"] = None
+            self._ctx.pop(error)
         finally:
-            try:
-                if app_token is not None:
-                    try:
-                        if app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
-                            app.do_teardown_appcontext(error)
-                    finally:
-                        _cv_app.reset(app_token)
-                    if appcontext_popped.receivers:
-                        appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
-            finally:
-                _current.reset(current)
+            handler_var.reset(self._token)
+
+
+class _EventSessions(SessionInterface):
+    """The app's session interface, but an event's request context opens its socket's
+    managed copy, and that copy is never saved to a cookie."""
+
+    def __init__(self, wrapped: SessionInterface) -> None:
+        self.wrapped = wrapped
+
+    def __getattr__(self, name: str) -> Any:  # what the wrapped class adds
+        return getattr(self.wrapped, name)
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        managed: SessionMixin | None = request.environ.get(MANAGED_SESSION_KEY)
+        return managed if managed is not None else self.wrapped.open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Any) -> None:
+        if not isinstance(session, ManagedSession):
+            self.wrapped.save_session(app, session, response)
+
+
+def _forward(name: str) -> Callable[..., Any]:
+    def forward(self: _EventSessions, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.wrapped, name)(*args, **kwargs)
+
+    forward.__name__ = name
+    return forward
+
+
+def _forward_attribute(name: str) -> property:
+    return property(lambda self: getattr(self.wrapped, name))
+
+
+# everything else SessionInterface defines is the wrapped interface's
+for _name, _value in list(vars(SessionInterface).items()):
+    if _name.startswith("_") or _name in ("open_session", "save_session"):
+        continue
+    forwarded = _forward(_name) if inspect.isfunction(_value) else _forward_attribute(_name)
+    setattr(_EventSessions, _name, forwarded)
 
 
 # -- the test client's HTTP side -----------------------------------------------------

@@ -17,7 +17,8 @@ from flask import Flask
 
 import sockio_wsgi
 from flask_ext.context import current_flask_app, current_handler
-from flask_ext.state import AppState, Handler, build_server, split_options
+from flask_ext.state import CATCH_ALL, AppState, Handler, build_server, split_options
+from sockio_wsgi.protocol.parsers import JsonParser
 
 if TYPE_CHECKING:
     from flask_ext.namespace import Namespace
@@ -36,8 +37,13 @@ class SocketIO:
     any option not given as an argument.
     """
 
+    #: Flask-SocketIO's attribute; sockio-wsgi serves with gevent only
+    async_mode = "gevent"
+
     def __init__(self, app: Flask | None = None, **options: Any) -> None:
         self._options = options
+        #: the options given to the constructor and to the last ``init_app``
+        self.server_options: dict[str, Any] = dict(options)
         self.handlers: dict[str, dict[str, Handler]] = {"/": {}}
         self.error_handlers: dict[str, Callable[[Exception], Any]] = {}
         self.default_error_handler: Callable[[Exception], Any] | None = None
@@ -56,6 +62,7 @@ class SocketIO:
 
     def init_app(self, app: Flask, **options: Any) -> None:
         """Create this app's Socket.IO server and mount it in front of ``app.wsgi_app``."""
+        self.server_options.update(options)
         config = _config_options(app.config)
         merged = {**config, **self._options, **options}
         from_config = frozenset(config) - set(self._options) - set(options)
@@ -75,6 +82,15 @@ class SocketIO:
         self._states.append(weakref.ref(state))
         for namespace in self.handlers:
             state.install(namespace)
+        # Flask-SocketIO's option: namespaces clients may connect to without handlers there
+        accepted = extension_options.get("namespaces") or ()
+        if isinstance(accepted, str):
+            accepted = [accepted]
+        if CATCH_ALL in accepted:
+            state.accept_any_namespace()
+        else:
+            for namespace in accepted:
+                state.install(_namespace(namespace))
 
     def state_for(self, app: Flask | None = None) -> AppState:
         """The state of ``app``; without one: the running handler's app, the current app,
@@ -100,8 +116,22 @@ class SocketIO:
 
     @property
     def server(self) -> sockio_wsgi.Server:
-        """The ``sockio_wsgi.Server`` of the current (or only) app."""
+        """The ``sockio_wsgi.Server`` of the current (or only) app (``server.eio`` is its
+        Engine.IO server)."""
         return self.state_for().server
+
+    @property
+    def manage_session(self) -> bool:
+        """Whether handlers see a per-socket copy of the session (the current app's
+        setting, else the option given)."""
+        live = self._live_states()
+        app = current_flask_app()
+        for state in live:
+            if state.app is app:
+                return state.manage_session
+        if live:
+            return live[-1].manage_session
+        return bool(self.server_options.get("manage_session", True))
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -179,6 +209,10 @@ class SocketIO:
         **ignored: Any,
     ) -> None:
         """Through Redis, from a process that serves no app."""
+        from flask_ext.helpers import check_encodable, event_args
+
+        args = event_args(args)
+        check_encodable(_CHECK_PARSER, _namespace(namespace), event, args)
         if callback is not None:
             raise ValueError("an emitter without an app cannot wait for acknowledgements")
         assert self._emitter is not None
@@ -265,9 +299,15 @@ class SocketIO:
         )
 
 
+# what the servers that receive an emitter's packets encode with
+_CHECK_PARSER = JsonParser()
+
+
 def _namespace(namespace: str | None) -> str:
     if not namespace:
         return "/"
+    if namespace == CATCH_ALL:
+        return namespace
     return namespace if namespace.startswith("/") else "/" + namespace
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sockio_wsgi
 from flask_ext.context import current_flask_app, current_handler
+from sockio_wsgi.protocol.sio import SioPacket, SioType
 
 if TYPE_CHECKING:
     from flask_ext.state import AppState
@@ -53,6 +54,27 @@ def _as_set(sids: Rooms | None) -> set[str]:
     return {sids} if isinstance(sids, str) else set(sids)
 
 
+def event_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Flask-SocketIO's rule for the data of an emit: one tuple is several arguments and a
+    lone ``None`` is none; anything else goes as given."""
+    if len(args) == 1:
+        data = args[0]
+        if type(data) is tuple:
+            return data
+        if data is None:
+            return ()
+    return args
+
+
+def check_encodable(parser: Any, namespace: str, event: str, args: tuple[Any, ...]) -> None:
+    """Raise ``TypeError`` now for data the wire cannot carry, as Flask-SocketIO does, when
+    no local recipient made the server encode it (an empty room, an unknown namespace)."""
+    try:
+        parser.encode(SioPacket(SioType.EVENT, namespace, [event, *args]))
+    except ValueError as exc:  # e.g. a JSON module that refuses NaN
+        raise TypeError(str(exc)) from exc
+
+
 def emit_from(
     state: AppState,
     event: str,
@@ -69,6 +91,7 @@ def emit_from(
     ignore_queue: bool = False,
 ) -> None:
     """The one emit behind ``emit()``, ``socketio.emit()`` and ``Namespace.emit()``."""
+    args = event_args(args)
     sender = _sender(state)
     ns = _ns(namespace, sender)
     target = to if to is not None else room
@@ -79,6 +102,7 @@ def emit_from(
         skip.add(sender.id)
     nsp = state.server.namespaces.get(ns)
     if nsp is None:
+        check_encodable(state.server.parser, ns, event, args)
         log.debug("emit of %r to unknown namespace %s dropped", event, ns)
         return
     operator = nsp.except_(skip)
@@ -87,7 +111,8 @@ def emit_from(
     if ignore_queue:
         operator = operator.local
     if callback is None:
-        operator.emit(event, *args)
+        if not operator.emit(event, *args):
+            check_encodable(state.server.parser, ns, event, args)
         return
 
     # an acknowledgement is per client: the callback runs once for each that acks, in the
@@ -95,7 +120,8 @@ def emit_from(
     def on_ack(*reply: Any) -> Any:
         return state.run_callback(sender, callback, reply)
 
-    operator.emit_to_each(event, *args, callback=on_ack)
+    if not operator.emit_to_each(event, *args, callback=on_ack):
+        check_encodable(state.server.parser, ns, event, args)
 
 
 def call_on(
@@ -115,7 +141,7 @@ def call_on(
     socket = state.server.get_socket(sid, ns)
     if socket is None:
         raise sockio_wsgi.DisconnectedError(f"no socket {sid} on {ns}")
-    return socket.emit_with_ack(event, *args, timeout=timeout)
+    return socket.emit_with_ack(event, *event_args(args), timeout=timeout)
 
 
 def _socket(sid: str | None, namespace: str | None) -> sockio_wsgi.Socket | None:

@@ -42,10 +42,9 @@ class Namespace:
         callback: Any = None,
         **kwargs: Any,
     ) -> None:
-        args = () if data is None else data if isinstance(data, tuple) else (data,)
         self._ext().emit(
             event,
-            *args,
+            data,
             room=room,
             include_self=include_self,
             namespace=namespace or self.namespace,

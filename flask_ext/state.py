@@ -19,9 +19,9 @@ from flask import Flask
 
 import sockio_wsgi
 from flask_ext.context import (
-    EventContexts,
     HandlerContext,
     ManagedSession,
+    event_contexts,
     managed_copy,
     run_with_reloader,
 )
@@ -33,11 +33,16 @@ log = logging.getLogger("flask_ext")
 
 Handler = Callable[..., Any]
 SESSION_KEY = "flask_ext.session"
+# Flask-SocketIO's catch-all: as an event, handler(event, *args) for events without a
+# handler; as a namespace, handlers for the events a namespace does not handle itself
+CATCH_ALL = "*"
+# the namespace the test client connects to as a barrier: never served, so always refused
+SYNC_NAMESPACE = "/flask_ext-test-client-sync"
 # sockio_wsgi's lifecycle events, which the dispatchers below own
 LIFECYCLE = ("connect", "disconnecting", "disconnect")
 
 # options the extension itself takes; the rest go to sockio_wsgi.Server
-EXTENSION_OPTIONS = frozenset({"manage_session", "message_queue", "channel", "json"})
+EXTENSION_OPTIONS = frozenset({"manage_session", "message_queue", "channel", "json", "namespaces"})
 # Flask-SocketIO / python-socketio options that have no meaning here
 IGNORED_OPTIONS = frozenset(
     {
@@ -49,7 +54,6 @@ IGNORED_OPTIONS = frozenset(
         "compression_threshold",
         "monitor_clients",
         "allow_upgrades",
-        "namespaces",
         "client_manager",
         "write_only",
         "serializer",
@@ -100,6 +104,10 @@ def build_server(server_options: dict[str, Any], extension_options: dict[str, An
     return sockio_wsgi.Server(**server_options)
 
 
+def _any_but_the_barrier(name: str, auth: Any) -> bool:
+    return name != SYNC_NAMESPACE
+
+
 def accepts_argument(handler: Handler) -> bool:
     """Whether ``handler`` takes a (first) positional argument: connect's ``auth`` and
     disconnect's ``reason`` are passed only then, as in Flask-SocketIO."""
@@ -119,13 +127,31 @@ class AppState:
         self.app = app
         self.server: sockio_wsgi.Server = server
         self.manage_session = manage_session
-        self._contexts = EventContexts(app)
+        self._contexts = event_contexts(app)
         self._installed: dict[str, set[str]] = {}
+        self._any_namespace: Any = None  # the server's parent namespace for "*"
         self._disconnect_waiters: dict[str, gevent.event.Event] = {}
+        # socket id -> exceptions no error handler took (kept for its test client only)
+        self._unhandled: dict[str, list[Exception]] = {}
 
     def install(self, namespace: str) -> None:
-        """Put a dispatcher on the server for each of the namespace's events."""
-        nsp = self.server.of(namespace)
+        """Put a dispatcher on the server for each event the namespace handles (its own
+        and the ``"*"`` namespace's); ``"*"``'s handlers reach every namespace served."""
+        targets = [*self._installed] if namespace == CATCH_ALL else [namespace]
+        for name in targets:
+            self._install_on(name)
+
+    def accept_any_namespace(self) -> None:
+        """``namespaces="*"``: a client may connect to any namespace (every name but the
+        test client's barrier, which must stay unanswered)."""
+        self._install_on(CATCH_ALL)
+
+    def _install_on(self, namespace: str) -> None:
+        if namespace == CATCH_ALL:
+            nsp: Any = self._any_namespace or self.server.of(_any_but_the_barrier)
+            self._any_namespace = nsp
+        else:
+            nsp = self.server.of(namespace)
         installed = self._installed.setdefault(namespace, set())
         if not installed:
             nsp.on("connect", self._on_connect)
@@ -134,13 +160,34 @@ class AppState:
             nsp.on("disconnecting", self._on_disconnecting)
             nsp.on("disconnect", self._on_disconnected)
             installed.update(LIFECYCLE)
-        for event in self.extension.handlers.get(namespace, {}):
+        handlers = self.extension.handlers
+        for event in [*handlers.get(namespace, ()), *handlers.get(CATCH_ALL, ())]:
             if event not in installed:
                 nsp.on(event, functools.partial(self._on_event, event))
                 installed.add(event)
 
+    def resolve(self, namespace: str, event: str) -> tuple[Handler, bool] | None:
+        """The handler of ``event`` and whether it is a catch-all (called with the event
+        name first), in python-socketio's order: the namespace's handler for the event,
+        its ``"*"`` handler, then the same two of the ``"*"`` namespace."""
+        handlers = self.extension.handlers
+        for group in (handlers.get(namespace), handlers.get(CATCH_ALL)):
+            if not group:
+                continue
+            found = group.get(event)
+            if found is not None:
+                return found, False
+            if event not in LIFECYCLE and CATCH_ALL in group:
+                return group[CATCH_ALL], True
+        return None
+
     def _handler(self, namespace: str, event: str) -> Handler | None:
-        return self.extension.handlers.get(namespace, {}).get(event)
+        found = self.resolve(namespace, event)
+        return found[0] if found is not None and not found[1] else None
+
+    def handles(self, namespace: str, event: str) -> bool:
+        """Whether an event reaches a handler (its own or a catch-all)."""
+        return self.resolve(namespace, event) is not None
 
     def context(self, socket: sockio_wsgi.Socket, event: str, args: tuple[Any, ...]) -> Any:
         """The Flask context a handler of ``socket`` runs in."""
@@ -159,6 +206,8 @@ class AppState:
     # -- dispatchers (called by sockio_wsgi with the socket first) ---------------------
 
     def _on_connect(self, socket: sockio_wsgi.Socket, auth: Any) -> bool:
+        if self.resolve(socket.nsp, CATCH_ALL) is not None:
+            socket.use(self._route_unhandled)
         handler = self._handler(socket.nsp, "connect")
         if handler is None:
             return True
@@ -173,6 +222,13 @@ class AppState:
                 return False  # a failed connect handler refuses, as in sockio_wsgi
         return result is not False
 
+    def _route_unhandled(self, socket: sockio_wsgi.Socket, packet: list[Any]) -> None:
+        """Packet middleware: an event without a handler of its own goes to the ``"*"``
+        handler, as ``["*", event, *args]`` (its return value still answers the ack)."""
+        found = self.resolve(socket.nsp, packet[0])
+        if found is not None and found[1]:
+            packet.insert(0, CATCH_ALL)
+
     def _copy_session(self, socket: sockio_wsgi.Socket) -> ManagedSession:
         try:
             return managed_copy(self.app, socket.handshake.environ)
@@ -181,14 +237,20 @@ class AppState:
             return ManagedSession()
 
     def _on_event(self, event: str, socket: sockio_wsgi.Socket, *args: Any) -> Any:
-        handler = self._handler(socket.nsp, event)
+        own = self.extension.handlers.get(socket.nsp)
+        handler = own.get(event) if own else None
         if handler is None:
-            return None
+            found = self.resolve(socket.nsp, event)
+            if found is None:
+                return None
+            handler, catch_all = found
+            if catch_all:
+                args = (event, *args)
         with self.context(socket, event, args):
             try:
                 return handler(*args)
             except Exception as exc:
-                return self.handle_error(exc, socket.nsp, event)
+                return self.handle_error(exc, socket.nsp, event, socket.id)
 
     def _on_disconnecting(self, socket: sockio_wsgi.Socket, reason: str) -> None:
         handler = self._handler(socket.nsp, "disconnect")
@@ -202,17 +264,24 @@ class AppState:
                 self.handle_error(exc, socket.nsp, "disconnect")
 
     def _on_disconnected(self, socket: sockio_wsgi.Socket, reason: str) -> None:
+        self._unhandled.pop(socket.id, None)
         waiter = self._disconnect_waiters.pop(socket.id, None)
         if waiter is not None:
             waiter.set()
 
-    def handle_error(self, exc: Exception, namespace: str, event: str) -> Any:
-        """The namespace's error handler, else the default one, else a log line; the
-        client stays connected. Runs inside the failed handler's Flask context."""
+    def handle_error(
+        self, exc: Exception, namespace: str, event: str, sid: str | None = None
+    ) -> Any:
+        """The namespace's error handler, else the default one, else a log line (and the
+        test client of socket ``sid``, if any, raises it); the client stays connected.
+        Runs inside the failed handler's Flask context."""
         ext = self.extension
         handler = ext.error_handlers.get(namespace) or ext.default_error_handler
         if handler is None:
             log.error("handler for %r on %s failed", event, namespace, exc_info=exc)
+            unhandled = self._unhandled.get(sid) if sid is not None else None
+            if unhandled is not None:
+                unhandled.append(exc)
             return None
         try:
             return handler(exc)
@@ -229,6 +298,11 @@ class AppState:
                 return callback(*args)
         with self.context(sender, "ack", args):
             return callback(*args)
+
+    def unhandled_errors(self, sid: str) -> list[Exception]:
+        """Where the exceptions of socket ``sid``'s handlers that no error handler took
+        are put, for its test client to raise (as Flask-SocketIO's raises them)."""
+        return self._unhandled.setdefault(sid, [])
 
     def expect_disconnect(self, sid: str) -> gevent.event.Event:
         """An event set once the disconnect handler of socket ``sid`` has run (the test

@@ -27,6 +27,7 @@ import gevent.event
 from flask import Flask
 
 from flask_ext.context import http_client_for, http_request
+from flask_ext.state import SYNC_NAMESPACE
 from sockio_wsgi.protocol.eio import CLOSE, PONG, Packet, PacketType, decode_payload, message
 from sockio_wsgi.protocol.eio import encode_payload as encode_polling
 from sockio_wsgi.protocol.errors import ProtocolError
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flask_ext.testing")
 
-# A CONNECT to a namespace nobody serves is answered at once ("Invalid namespace"), behind
-# everything already queued for this client: a barrier that needs no help from the server.
-SYNC_NAMESPACE = "/flask_ext-test-client-sync"
+# A CONNECT to a namespace nobody serves (SYNC_NAMESPACE) is answered at once ("Invalid
+# namespace"), behind everything already queued for this client: a barrier that needs no
+# help from the server.
 
 
 def _ns(namespace: str | None) -> str:
@@ -85,6 +86,7 @@ class SocketIOTestClient:
         self._acks: dict[int, tuple[str, gevent.event.AsyncResult]] = {}
         self._connecting: dict[str, gevent.event.Event] = {}
         self._gone: dict[str, gevent.event.Event] = {}
+        self._unhandled: dict[str, list[Exception]] = {}
         self.connect(namespace, query_string=query_string, headers=headers, auth=auth)
 
     # -- public API (Flask-SocketIO's) -------------------------------------------------
@@ -117,12 +119,18 @@ class SocketIOTestClient:
         return self.connect_errors.get(_ns(namespace))
 
     def emit(
-        self, event: str, *args: Any, callback: bool = False, namespace: str | None = None
+        self,
+        event: str,
+        *args: Any,
+        callback: bool = False,
+        namespace: str | None = None,
+        **ignored: Any,
     ) -> Any:
         """Emit and wait until the handler has run; with ``callback=True`` return its ack
-        (one value as is, several as a list)."""
+        (one value as is, several as a list). Other keywords (``broadcast=``, ``to=``...)
+        are ignored, as by Flask-SocketIO's test client."""
         ns = self._require(namespace)
-        if event not in self.socketio.handlers.get(ns, {}):
+        if not self._state.handles(ns, event):
             # no handler will run, so no ack would come: the event goes out as a client
             # would send it, and the barrier makes sure the server has taken it in
             self._send(SioPacket(SioType.EVENT, ns, [event, *args]))
@@ -140,6 +148,9 @@ class SocketIOTestClient:
             ) from None
         finally:
             self._acks.pop(ack_id, None)
+        unhandled = self._unhandled.get(ns)
+        if unhandled:  # the handler raised and no error handler took it
+            raise unhandled.pop(0)
         if reply is None:  # disconnected while the handler ran: wait for its cleanup
             self._wait_gone(ns)
             return None
@@ -158,7 +169,8 @@ class SocketIOTestClient:
         return self.emit(event, data, callback=callback, namespace=namespace)
 
     def get_received(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        """Take what the server sent on ``namespace``: ``{"name", "args", "namespace"}``."""
+        """Take what the server sent on ``namespace``: ``{"name", "args", "namespace"}``
+        (also after a disconnect, where Flask-SocketIO's raises, so last words are seen)."""
         ns = _ns(namespace)
         self._sync()  # what the server queued before this call (socketio.emit in a view...)
         taken = [item for item in self.queue if item["namespace"] == ns]
@@ -282,6 +294,7 @@ class SocketIOTestClient:
             self.sids[ns] = packet.data["sid"]
             self.connected[ns] = True
             self._gone[ns] = self._state.expect_disconnect(packet.data["sid"])
+            self._unhandled[ns] = self._state.unhandled_errors(packet.data["sid"])
             self._connected(ns)
         elif packet.type is SioType.CONNECT_ERROR:
             self.connected[ns] = False

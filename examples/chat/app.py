@@ -22,7 +22,7 @@ from typing import Any  # noqa: E402
 from flask import Flask, Response, request, send_from_directory, session  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/browser_client.py
-from browser_client import client_script  # noqa: E402
+from browser_client import client_script, install_client  # noqa: E402
 
 from flask_ext import SocketIO, emit, join_room, leave_room, rooms  # noqa: E402
 
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    client_script()  # install the browser client before the first page load
+    install_client()  # the browser client, before the first page load
     socketio.run(app, args.host, args.port)  # prints "listening on http://HOST:PORT"
 
 

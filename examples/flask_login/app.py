@@ -32,7 +32,7 @@ from flask_login import (  # noqa: E402
 from werkzeug.wrappers import Response as BaseResponse  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # examples/browser_client.py
-from browser_client import client_script  # noqa: E402
+from browser_client import client_script, install_client  # noqa: E402
 
 from flask_ext import ConnectionRefusedError, SocketIO, emit  # noqa: E402
 
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    client_script()
+    install_client()
     socketio.run(app, args.host, args.port)
 
 

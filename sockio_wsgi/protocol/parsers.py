@@ -8,6 +8,7 @@ be passed as ``Server(parser=...)``.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Protocol
 
 from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS, JsonDecoder, Loads
@@ -28,6 +29,18 @@ class Parser(Protocol):
 
     def decoder(self) -> Decoder:
         """Return a fresh decoder for one connection."""
+
+
+log = logging.getLogger("sockio_wsgi.protocol")
+
+
+def json_backend() -> str:
+    """The JSON library :func:`default_json` picks: ``"orjson X.Y.Z"`` or the stdlib's."""
+    try:
+        import orjson
+    except ImportError:
+        return "json (standard library)"
+    return f"orjson {orjson.__version__}"
 
 
 def default_json() -> tuple[Loads, Dumps]:
@@ -69,6 +82,7 @@ class JsonParser:
         self._dumps: Dumps
         if json_module is None:
             self._loads, self._dumps = default_json()
+            log.debug("JSON backend: %s", json_backend())
         elif json_module is json:
             self._loads = json.loads
             self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode

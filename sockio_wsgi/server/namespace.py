@@ -284,6 +284,7 @@ class Namespace(BroadcastMethods, CatchAll):
             if error is not None:
                 self._packet_refused(socket, event, error)
                 return
+            event = packet.data[0]  # a middleware may rename it, as in socket.io
         if not socket.connected:
             return
         handler = self.handler(event) if isinstance(event, str) else None

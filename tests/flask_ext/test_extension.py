@@ -158,10 +158,11 @@ def test_error_handlers_namespace_first_then_default(caplog: pytest.LogCaptureFi
             ("chat", "KeyError", client.sids["/chat"]),
         ]
 
-        socketio.default_error_handler = None  # no handler at all: logged, still connected
+        # no handler at all: logged, still connected, and the test client raises it
+        socketio.default_error_handler = None
         client.connect("/bare")
-        with caplog.at_level(logging.ERROR, logger="flask_ext"):
-            assert client.emit("fail", callback=True, namespace="/bare") == []
+        with caplog.at_level(logging.ERROR, logger="flask_ext"), pytest.raises(LookupError):
+            client.emit("fail", callback=True, namespace="/bare")
         assert "handler for 'fail' on /bare failed" in caplog.text
         assert "LookupError" in caplog.text
         assert client.is_connected("/bare") and client.is_connected()
@@ -318,3 +319,30 @@ def test_run_serves_the_app_and_stop_ends_it() -> None:
         with urllib.request.urlopen(url + "/stop", timeout=10) as r:
             assert r.read() == b"stopping"
         assert proc.wait(timeout=15) == 0
+
+
+def test_flask_socketio_attributes_per_app() -> None:
+    socketio = SocketIO(ping_interval=5)
+    assert socketio.manage_session is True
+    assert socketio.async_mode == "gevent"
+    first, second = Flask("first"), Flask("second")
+    socketio.init_app(first, manage_session=False)
+    socketio.init_app(second)
+    assert socketio.server_options == {"ping_interval": 5, "manage_session": False}
+    with first.app_context():
+        assert socketio.manage_session is False
+        assert socketio.server.eio.ping_interval == 5
+    with second.app_context():
+        assert socketio.manage_session is True
+        assert socketio.server is not first.extensions["sockio_wsgi"].server
+
+
+def test_namespaces_option_accepts_namespaces_without_handlers() -> None:
+    app = Flask("listed")
+    socketio = SocketIO(app, namespaces=["/listed"])
+    client = socketio.test_client(app, namespace="/listed")
+    assert client.is_connected("/listed")
+    client.connect("/other")
+    assert not client.is_connected("/other")
+    assert client.get_connect_error("/other") == {"message": "Invalid namespace"}
+    client.disconnect("/listed")

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,10 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def started(
-    argv: Sequence[str], ready: str, timeout: float = 60.0, cwd: Path = ROOT
+    argv: Sequence[str],
+    ready: str,
+    timeout: float = 60.0,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+    output: list[str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[str], re.Match[str]]]:
     """Run ``argv`` until the block ends; yield the process and the match of ``ready``
-    (a regular expression) on its output. Output is echoed to this process's stderr."""
+    (a regular expression) on its output. Output is echoed to this process's stderr (and
+    collected in ``output`` when given); ``env`` replaces the environment."""
     pattern = re.compile(ready)
     proc = subprocess.Popen(
         list(argv),
@@ -28,11 +34,11 @@ def started(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
     )
     found: list[re.Match[str]] = []
     seen = threading.Event()
-    lines: list[str] = []
+    lines: list[str] = output if output is not None else []
 
     def pump() -> None:
         assert proc.stdout is not None
