@@ -130,14 +130,25 @@ class EngineSocket(WebSocketReader, WebSocketTransport, OrderedTasks):
         self.session = session
         self.sid = session.sid
         self.environ = environ
+        self.ws = None
         self.connected = False
+        self._probe_ws = None
         # set by the layer above (an object, not its bound method: one object fewer per
         # connection)
         self.message_receiver: MessageReceiver = UNHEARD
         self._on_close = on_close
+        self._output = None
+        self._writer = None
         self.final_sent = False  # a poll carried the CLOSE (or NOOP) ending the session
+        self._reader = None
+        self._delivering = None
         self._idle = idle
+        self._last_wake = -1e9
+        self._ended = None
         self._timer: Any = None
+        # Every field the mixins use is set here, always in this order: instances then
+        # share one key table for their attributes (set later in varying orders, each
+        # would get a dictionary of its own, about half a KiB per connection).
         self._schedule_timer()
 
     @property

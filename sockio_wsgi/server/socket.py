@@ -64,6 +64,8 @@ class Socket(CatchAll, OrderedTasks):
         self._acks: dict[int, AckCallback] = {}
         self._ack_waiters: tuple[Any, ...] = ()
         self._middlewares: tuple[PacketMiddleware, ...] = ()
+        self._inbox = None  # set here, not only when first needed: see EngineSocket
+        self._busy = False
         max_queued = namespace.server.max_queued_events
         if max_queued != self.max_queued:
             self.max_queued = max_queued
