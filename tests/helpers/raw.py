@@ -379,6 +379,64 @@ def masked_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0)
     return bytes([first, 0x80 | len(payload)]) + mask + masked
 
 
+# -- as the protocols' reference test suites set a server up --------------------------
+
+#: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6, as the reference suites expect
+SUITE_OPTIONS: dict[str, Any] = {
+    "ping_interval": 0.3,
+    "ping_timeout": 0.2,
+    "max_http_buffer_size": 1_000_000,
+}
+
+#: queries whose ``EIO`` or ``transport`` is missing or not valid (``None`` drops a key)
+BAD_HANDSHAKE_QUERIES: dict[str, dict[str, Any]] = {
+    "no EIO": {"EIO": None, "transport": "polling"},
+    "EIO=abc": {"EIO": "abc", "transport": "polling"},
+    "no transport": {},
+    "transport=abc": {"transport": "abc"},
+}
+
+
+def assert_suite_handshake(info: dict[str, Any], upgrades: list[str]) -> None:
+    """The OPEN packet's fields are exactly those a server with ``SUITE_OPTIONS`` sends."""
+    assert set(info) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
+    assert isinstance(info["sid"], str) and info["sid"]
+    assert info["upgrades"] == upgrades
+    assert (info["pingInterval"], info["pingTimeout"]) == (300, 200)
+    assert info["maxPayload"] == 1_000_000
+
+
+def websocket_query(query: dict[str, Any]) -> dict[str, Any]:
+    """A bad handshake query as a WebSocket client would send it."""
+    if query.get("transport") == "polling":
+        return {**query, "transport": "websocket"}
+    return query
+
+
+def probe_websocket(address: Address, path: str, sid: str, pipelined: bool = False) -> RawWebSocket:
+    """A WebSocket for session ``sid`` whose upgrade probe the server has answered.
+
+    ``pipelined`` sends the upgrade packet right after the probe, before the probe reply
+    is read (a client may), so the upgrade is complete or about to be."""
+    ws = RawWebSocket.connect(address, eio_target(path, transport="websocket", sid=sid))
+    try:
+        ws.send("2probe")
+        if pipelined:
+            ws.send("5")
+        assert ws.recv() == "3probe"
+    except BaseException:
+        ws.close()
+        raise
+    return ws
+
+
+def wait_upgraded(eio: sockio_wsgi.EngineServer, sid: str, timeout: float = TIMEOUT) -> None:
+    """Wait until session ``sid`` runs on its WebSocket (no event exists for it)."""
+    with gevent.Timeout(timeout, AssertionError(f"{sid} not upgraded within {timeout}s")):
+        while eio.sockets[sid].transport != "websocket":
+            gevent.sleep(0.005)
+
+
 # -- server side -----------------------------------------------------------------------
 
 
