@@ -11,7 +11,7 @@ polling handshake: OPEN packet, its exact fields       test_engine_handshake.py:
                                                        test_polling_handshake_is_an_open_packet_
                                                        with_exact_fields, test_default_intervals_
                                                        are_milliseconds (maxPayload 1e6)
-polling handshake: EIO missing or not a number         test_bad_eio_or_transport_is_refused
+polling handshake: EIO missing or not a number         test_bad_handshakes_are_refused
 polling handshake: transport missing or unknown        test_engine_handshake.py::
                                                        test_http_errors_use_spec_codes
 polling handshake: POST or PUT is a bad method         test_engine_handshake.py::
@@ -19,7 +19,7 @@ polling handshake: POST or PUT is a bad method         test_engine_handshake.py:
 WebSocket handshake: OPEN packet, upgrades []          test_engine_handshake.py::
                                                        test_websocket_handshake_sends_open_packet_
                                                        first
-WebSocket handshake: bad EIO or transport              test_bad_eio_or_transport_is_refused
+WebSocket handshake: bad EIO or transport              test_bad_handshakes_are_refused
 polling: one text packet sent and echoed               test_engine_polling.py::
                                                        test_unicode_message_round_trip,
                                                        test_post_answers_ok_as_text_html
@@ -51,11 +51,8 @@ upgrade: probe, GET after the probe reply gets a       test_engine_websocket.py:
 noop, upgrade packet, messages over the WebSocket      test_a_get_after_the_probe_reply_never_takes_
                                                        what_the_websocket_will_carry,
                                                        test_upgrade_from_polling
-upgrade: HTTP requests for the sid then refused        test_polling_is_refused_after_a_pipelined_
-                                                       upgrade; test_engine_websocket.py::
-                                                       test_upgrade_from_polling
-upgrade: a second WebSocket for the sid is closed      test_second_websocket_after_a_pipelined_
-                                                       upgrade_is_closed; test_engine_websocket.py::
+upgrade: HTTP requests for the sid then refused,       test_upgraded_sid_refuses_polling_and_a_
+a second WebSocket for the sid closed                  second_websocket; test_engine_websocket.py::
                                                        test_upgrade_from_polling
 =====================================================  ==========================================
 
@@ -65,27 +62,18 @@ run in test_conformance_socketio.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
-import gevent
 import pytest
 
 from tests.helpers.raw import (
-    BAD_HANDSHAKE_QUERIES,
     SEP,
     SUITE_OPTIONS,
     EngineHarness,
-    RawWebSocket,
-    WebSocketClosed,
-    WebSocketRejected,
-    eio_target,
-    probe_websocket,
-    request,
+    assert_bad_handshakes_refused,
+    assert_gone_after_ping_deadline,
+    assert_upgraded_sid_refuses_polling_and_websockets,
     serving_engine,
-    wait_upgraded,
-    websocket_query,
 )
 
 
@@ -96,16 +84,11 @@ def h() -> Iterator[EngineHarness]:
         yield harness
 
 
-@pytest.mark.parametrize("query", BAD_HANDSHAKE_QUERIES.values(), ids=BAD_HANDSHAKE_QUERIES.keys())
-def test_bad_eio_or_transport_is_refused(h: EngineHarness, query: dict[str, Any]) -> None:
+def test_bad_handshakes_are_refused(h: EngineHarness) -> None:
     """A handshake without ``EIO=4`` or without a known ``transport`` is refused with HTTP
-    400, over polling and as a WebSocket upgrade alike; no session is made."""
-    resp = request(h.address, "GET", eio_target(h.eio.path, **query))
-    assert resp.status == 400, resp.body
-    assert set(resp.json()) == {"code", "message"}
-    with pytest.raises(WebSocketRejected) as refused:
-        RawWebSocket.connect(h.address, eio_target(h.eio.path, **websocket_query(query)))
-    assert refused.value.status == 400
+    400, over polling and as a WebSocket upgrade alike, and so is a polling handshake by
+    POST or PUT; no session is made."""
+    assert_bad_handshakes_refused(h.address, h.eio.path)
     assert h.recorder.connected == []
 
 
@@ -137,50 +120,17 @@ def test_invalid_packet_format_ends_the_session_at_once(h: EngineHarness) -> Non
 
 
 def test_polling_session_is_gone_once_its_ping_deadline_passed(h: EngineHarness) -> None:
-    """A polling client that never polls nor pongs is gone pingInterval + pingTimeout
-    after its handshake (its ping goes out at pingInterval, and the pong is due
-    pingTimeout later): a GET then is refused at once, with no CLOSE packet first.
-
-    A client has only the clock to go by, so the test sleeps until that deadline, plus
-    100 ms for the server's timers to fire, and polls."""
-    client = h.polling()
-    opened = time.monotonic()
-    gevent.sleep(max(0.0, opened + 0.3 + 0.2 + 0.1 - time.monotonic()))
-    poll = client.get_raw()
-    assert poll.status == 400, poll.body
-    assert poll.json() == {"code": 1, "message": "Session ID unknown"}
+    """A polling session that neither polls nor pongs ends pingInterval + pingTimeout after
+    its handshake; a GET then is refused at once."""
+    assert_gone_after_ping_deadline(h.polling())
 
 
-def test_polling_is_refused_after_a_pipelined_upgrade(h: EngineHarness) -> None:
-    """A client may send the upgrade packet right after its probe, before the probe reply;
-    once upgraded, an HTTP request for the sid gets 400 and the WebSocket carries on."""
-    client = h.polling()
-    ws = probe_websocket(h.address, h.eio.path, client.sid, pipelined=True)
+def test_upgraded_sid_refuses_polling_and_a_second_websocket(h: EngineHarness) -> None:
+    """After an upgrade (the upgrade packet pipelined behind the probe), an HTTP request for
+    the sid gets 400 and a second WebSocket for it is closed, while the upgraded WebSocket
+    carries on."""
+    ws = assert_upgraded_sid_refuses_polling_and_websockets(h.eio, h.address, h.polling())
     try:
-        wait_upgraded(h.eio, client.sid)
-        poll = client.get_raw()
-        assert poll.status == 400
-        assert poll.json() == {"code": 3, "message": "Bad request"}
-        ws.send("4hello")
-        assert ws.recv() == "4hello"
-    finally:
-        ws.close()
-
-
-def test_second_websocket_after_a_pipelined_upgrade_is_closed(h: EngineHarness) -> None:
-    """A WebSocket for a sid already upgraded is closed; the upgraded one carries on."""
-    client = h.polling()
-    ws = probe_websocket(h.address, h.eio.path, client.sid, pipelined=True)
-    try:
-        wait_upgraded(h.eio, client.sid)
-        second = RawWebSocket.connect(
-            h.address, eio_target(h.eio.path, transport="websocket", sid=client.sid)
-        )
-        try:
-            with pytest.raises(WebSocketClosed):
-                second.recv()
-        finally:
-            second.close()
         ws.send("4hello")
         assert ws.recv() == "4hello"
     finally:
