@@ -189,6 +189,15 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             self.response_headers.append((b"Date", http_date()))
             self.provided_date = True
         super().finalize_headers()
+        if (
+            self.close_connection
+            and self.request_version == "HTTP/1.1"
+            and not any(name.lower() == b"connection" for name, _ in self.response_headers)
+        ):
+            # pywsgi closes the connection after this response (an HTTP/1.1 request asked
+            # it to) but says so only to HTTP/1.0 clients; a client that pools connections
+            # (Node's http agent) would otherwise send its next request into the closed one
+            self.response_headers.append((b"Connection", b"close"))
 
     def _write_with_headers(self, data: bytes) -> None:
         # pywsgi sends the head and the body in two writes (two packets); a small body

@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import json
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from urllib.parse import urlencode
 import gevent
 import gevent.event
 import gevent.queue
+import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
@@ -321,6 +323,14 @@ class RawWebSocket:
             except WebSocketClosed:
                 return seen
 
+    def recv_answering_pings(self, timeout: float | None = None) -> str | bytes:
+        """The next message that is not an Engine.IO PING; each PING is answered."""
+        while True:
+            message = self.recv(timeout)
+            if message != "2":
+                return message
+            self.send("3")
+
     def send(self, data: str | bytes) -> None:
         message = TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data)
         self.sock.sendall(self.conn.send(message))
@@ -377,6 +387,115 @@ def masked_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0)
     first = (0x80 if fin else 0) | (rsv << 4) | opcode
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return bytes([first, 0x80 | len(payload)]) + mask + masked
+
+
+# -- as the protocols' reference test suites set a server up --------------------------
+
+#: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1e6, as the reference suites expect
+SUITE_OPTIONS: dict[str, Any] = {
+    "ping_interval": 0.3,
+    "ping_timeout": 0.2,
+    "max_http_buffer_size": 1_000_000,
+}
+
+#: queries whose ``EIO`` or ``transport`` is missing or not valid (``None`` drops a key)
+BAD_HANDSHAKE_QUERIES: dict[str, dict[str, Any]] = {
+    "no EIO": {"EIO": None, "transport": "polling"},
+    "EIO=abc": {"EIO": "abc", "transport": "polling"},
+    "no transport": {},
+    "transport=abc": {"transport": "abc"},
+}
+
+
+def assert_suite_handshake(info: dict[str, Any], upgrades: list[str]) -> None:
+    """The OPEN packet's fields are exactly those a server with ``SUITE_OPTIONS`` sends."""
+    assert set(info) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
+    assert isinstance(info["sid"], str) and info["sid"]
+    assert info["upgrades"] == upgrades
+    assert (info["pingInterval"], info["pingTimeout"]) == (300, 200)
+    assert info["maxPayload"] == 1_000_000
+
+
+def assert_bad_handshakes_refused(address: Address, path: str) -> None:
+    """A handshake without ``EIO=4`` or a known ``transport`` is refused with HTTP 400, over
+    polling and as a WebSocket upgrade; so is a polling handshake by POST or PUT."""
+    for name, query in BAD_HANDSHAKE_QUERIES.items():
+        resp = request(address, "GET", eio_target(path, **query))
+        assert resp.status == 400, (name, resp.body)
+        assert set(resp.json()) == {"code", "message"}, name
+        if query.get("transport") == "polling":
+            query = {**query, "transport": "websocket"}
+        try:
+            RawWebSocket.connect(address, eio_target(path, **query)).close()
+        except WebSocketRejected as refused:
+            assert refused.status == 400, name
+        else:
+            raise AssertionError(f"WebSocket handshake with {name} accepted")
+    for method in ("POST", "PUT"):
+        resp = request(address, method, eio_target(path, transport="polling"), body="")
+        assert resp.status == 400, (method, resp.body)
+
+
+def assert_gone_after_ping_deadline(client: Polling) -> None:
+    """``client`` (just opened, silent since) is gone pingInterval + pingTimeout after its
+    handshake: its ping goes out at 300 ms and the pong is due 200 ms later. A client has
+    only the clock to go by, so this sleeps until then, plus 100 ms for the server's
+    timers to fire, and polls: the GET is refused at once, with no CLOSE packet first."""
+    opened = time.monotonic()
+    gevent.sleep(max(0.0, opened + 0.3 + 0.2 + 0.1 - time.monotonic()))
+    poll = client.get_raw()
+    assert poll.status == 400, poll.body
+    assert poll.json() == {"code": 1, "message": "Session ID unknown"}
+
+
+def assert_upgraded_sid_refuses_polling_and_websockets(
+    eio: sockio_wsgi.EngineServer, address: Address, client: Polling
+) -> RawWebSocket:
+    """Upgrade ``client`` with the probe and upgrade packets sent back to back (a client may
+    send the upgrade packet before the probe reply), then check that its sid refuses
+    polling (HTTP 400) and closes a second WebSocket. Returns the upgraded WebSocket."""
+    ws = probe_websocket(address, client.path, client.sid, pipelined=True)
+    try:
+        wait_upgraded(eio, client.sid)
+        poll = client.get_raw()
+        assert poll.status == 400
+        assert poll.json() == {"code": 3, "message": "Bad request"}
+        second = RawWebSocket.connect(
+            address, eio_target(client.path, transport="websocket", sid=client.sid)
+        )
+        try:
+            with pytest.raises(WebSocketClosed):
+                second.recv()
+        finally:
+            second.close()
+    except BaseException:
+        ws.close()
+        raise
+    return ws
+
+
+def probe_websocket(address: Address, path: str, sid: str, pipelined: bool = False) -> RawWebSocket:
+    """A WebSocket for session ``sid`` whose upgrade probe the server has answered.
+
+    ``pipelined`` sends the upgrade packet right after the probe, before the probe reply
+    is read (a client may), so the upgrade is complete or about to be."""
+    ws = RawWebSocket.connect(address, eio_target(path, transport="websocket", sid=sid))
+    try:
+        ws.send("2probe")
+        if pipelined:
+            ws.send("5")
+        assert ws.recv() == "3probe"
+    except BaseException:
+        ws.close()
+        raise
+    return ws
+
+
+def wait_upgraded(eio: sockio_wsgi.EngineServer, sid: str, timeout: float = TIMEOUT) -> None:
+    """Wait until session ``sid`` runs on its WebSocket (no event exists for it)."""
+    with gevent.Timeout(timeout, AssertionError(f"{sid} not upgraded within {timeout}s")):
+        while eio.sockets[sid].transport != "websocket":
+            gevent.sleep(0.005)
 
 
 # -- server side -----------------------------------------------------------------------
@@ -463,10 +582,14 @@ class EngineHarness:
         return ws, parse_open(first)["sid"]
 
     def wait_polling(self, sid: str, timeout: float = TIMEOUT) -> None:
-        """Wait until a GET of ``sid`` is parked on the server (no event exists for it)."""
-        with gevent.Timeout(timeout, AssertionError(f"no pending GET for {sid}")):
-            while not self.eio.sockets[sid].session.poll_active:
-                gevent.sleep(0.005)
+        wait_polling(self.eio, sid, timeout)
+
+
+def wait_polling(eio: sockio_wsgi.EngineServer, sid: str, timeout: float = TIMEOUT) -> None:
+    """Wait until a GET of ``sid`` is parked on the server (no event exists for it)."""
+    with gevent.Timeout(timeout, AssertionError(f"no pending GET for {sid}")):
+        while not eio.sockets[sid].session.poll_active:
+            gevent.sleep(0.005)
 
 
 @contextmanager

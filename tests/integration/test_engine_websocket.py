@@ -15,6 +15,7 @@ from tests.helpers.raw import (
     eio_target,
     masked_frame,
     parse_open,
+    probe_websocket,
     request,
     serving_engine,
 )
@@ -22,14 +23,7 @@ from tests.helpers.raw import (
 
 def probe(h: EngineHarness, sid: str) -> RawWebSocket:
     """A WebSocket for session ``sid`` whose upgrade probe the server has answered."""
-    ws = h.websocket(sid=sid)
-    try:
-        ws.send("2probe")
-        assert ws.recv() == "3probe"
-    except BaseException:
-        ws.close()
-        raise
-    return ws
+    return probe_websocket(h.address, h.eio.path, sid)
 
 
 def upgrade(h: EngineHarness, sid: str) -> RawWebSocket:

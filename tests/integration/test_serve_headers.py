@@ -79,6 +79,36 @@ def test_environ_keys_as_pywsgi_makes_them(server: tuple[Running, Seen]) -> None
     assert environ["SERVER_PROTOCOL"] == "HTTP/1.0"
 
 
+@pytest.mark.parametrize(
+    ("head", "closes"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", True),
+        (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", False),
+    ],
+    ids=["close asked", "keep-alive"],
+)
+def test_a_connection_closed_after_the_response_is_announced(
+    server: tuple[Running, Seen], head: bytes, closes: bool
+) -> None:
+    """An HTTP/1.1 request that asks for ``Connection: close`` gets it in the response
+    (RFC 9112, 9.6) and the connection is then closed; a client that pools connections,
+    as Node's http agent does, would otherwise reuse it. Others stay open, unannounced."""
+    running, _ = server
+    with socket.create_connection(running.address, timeout=5) as conn:
+        conn.sendall(head)
+        reply = b""
+        while b"ok" not in reply:
+            chunk = conn.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        assert (b"\r\nConnection: close\r\n" in reply) is closes
+        if closes:
+            assert conn.recv(4096) == b""  # the server closed it
+        else:
+            conn.sendall(head)
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+
+
 @pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/0.8", b"HTTX/1.1"])
 def test_unsupported_http_versions_get_400(server: tuple[Running, Seen], version: bytes) -> None:
     running, seen = server
