@@ -63,8 +63,14 @@ class JsonParser:
     """The default parser; ``json_module`` may be any module with ``dumps``/``loads``
     (by default orjson when installed, else the standard library)."""
 
-    def __init__(self, json_module: Any = None, max_attachments: int = DEFAULT_MAX_ATTACHMENTS):
+    def __init__(
+        self,
+        json_module: Any = None,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        max_packet_size: int | None = None,
+    ):
         self._max_attachments = max_attachments
+        self._max_packet_size = max_packet_size
         self._loads: Loads
         self._dumps: Dumps
         if json_module is None:
@@ -81,17 +87,24 @@ class JsonParser:
         return encode_text(packet, self._dumps)
 
     def decoder(self) -> JsonDecoder:
-        return JsonDecoder(self._loads, self._max_attachments)
+        return JsonDecoder(self._loads, self._max_attachments, self._max_packet_size)
 
 
 def _as_text(value: str | bytes) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def get_parser(parser: str | Parser | None) -> Parser:
-    """Resolve ``Server(parser=...)``: a name (``"json"``, ``"msgpack"``) or a parser object."""
+def get_parser(
+    parser: str | Parser | None,
+    max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+    max_packet_size: int | None = None,
+) -> Parser:
+    """Resolve ``Server(parser=...)``: a name (``"json"``, ``"msgpack"``) or a parser object.
+
+    The limits apply to the JSON parser's binary packets (a parser object keeps its own; a
+    msgpack packet is one message, which the transport bounds)."""
     if parser is None or parser == "json":
-        return JsonParser()
+        return JsonParser(max_attachments=max_attachments, max_packet_size=max_packet_size)
     if parser == "msgpack":
         from sockio_wsgi.protocol.msgpack_parser import MsgpackParser
 

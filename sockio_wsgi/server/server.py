@@ -19,6 +19,7 @@ from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.engine.http import OriginRule
 from sockio_wsgi.engine.server import EngineServer
 from sockio_wsgi.engine.socket import release_reader
+from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS
 from sockio_wsgi.protocol.parsers import Parser, get_parser
 from sockio_wsgi.protocol.sio import connect_error_packet
 from sockio_wsgi.server.broadcast import BroadcastMethods, BroadcastOperator
@@ -42,8 +43,9 @@ class Server(BroadcastMethods):
     ``"json"`` or a parser object (see :mod:`sockio_wsgi.protocol.parsers`).
     ``async_handlers=True`` runs each incoming event in its own greenlet instead of one
     after another; ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's
-    child when its last socket leaves. Every other option is passed to the Engine.IO
-    server.
+    child when its last socket leaves. A binary packet may carry ``max_attachments``
+    attachments of ``max_http_buffer_size`` bytes in all. Every other option is passed to
+    the Engine.IO server.
     """
 
     def __init__(
@@ -68,8 +70,9 @@ class Server(BroadcastMethods):
         idle_reader_timeout: float | None = 1.0,
         async_handlers: bool = False,
         cleanup_empty_child_namespaces: bool = False,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
     ) -> None:
-        self.parser: Parser = get_parser(parser)
+        self.parser: Parser = get_parser(parser, max_attachments, max_http_buffer_size)
         self.connect_timeout = connect_timeout
         self.async_handlers = async_handlers
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
