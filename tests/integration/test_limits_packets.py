@@ -46,35 +46,36 @@ def binary_event(count: int, event: str = "upload", ack_id: str = "") -> str:
     return f"45{count}-{ack_id}{data}"
 
 
+def assert_closed_for(running: Running, *messages: str | bytes) -> None:
+    """The messages close a WebSocket session while a healthy client keeps its acks."""
+    with healthy_client(running.url) as healthy:
+        ws = joined_websocket(running)
+        for message in messages:
+            ws.send(message)
+        assert ws.recv_until_closed() == []
+        healthy.wait_acks()
+
+
 def test_more_attachments_than_allowed_close_the_connection(
     running: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "sockio_wsgi")
-    with healthy_client(running.url) as healthy:
-        ws = joined_websocket(running)
-        ws.send(binary_event(999))
-        assert ws.recv_until_closed() == []
-        healthy.wait_acks()
-        # the limit is inclusive: three attachments are a packet like any other
-        ws = joined_websocket(running)
-        ws.send(binary_event(3, "echo", ack_id="1"))
-        for part in (b"a", b"b", b"c"):
-            ws.send(part)
-        assert ws.recv() == "463-1" + json.dumps(placeholders(3), separators=(",", ":"))
-        assert [ws.recv() for _ in range(3)] == [b"a", b"b", b"c"]
-        ws.close()
+    assert_closed_for(running, binary_event(999))
     assert "999 attachments announced; at most 3 allowed" in caplog.text
+    # the limit is inclusive: three attachments are a packet like any other
+    ws = joined_websocket(running)
+    ws.send(binary_event(3, "echo", ack_id="1"))
+    for part in (b"a", b"b", b"c"):
+        ws.send(part)
+    assert ws.recv() == "463-1" + json.dumps(placeholders(3), separators=(",", ":"))
+    assert [ws.recv() for _ in range(3)] == [b"a", b"b", b"c"]
+    ws.close()
 
 
 def test_attachments_past_max_http_buffer_size_in_all_close_the_connection(
     running: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "sockio_wsgi")
-    with healthy_client(running.url) as healthy:
-        ws = joined_websocket(running)
-        ws.send(binary_event(3))
-        ws.send(b"x" * (LIMIT // 2))  # each under the message limit ...
-        ws.send(b"y" * (LIMIT // 2))  # ... but not the two together
-        assert ws.recv_until_closed() == []
-        healthy.wait_acks()
+    # each attachment is under the message limit, the two together are not
+    assert_closed_for(running, binary_event(3), b"x" * (LIMIT // 2), b"y" * (LIMIT // 2))
     assert f"a packet's attachments exceed {LIMIT} bytes in all" in caplog.text
