@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from sockio_wsgi.protocol import jsontext
 from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS, JsonDecoder, Loads
 from sockio_wsgi.protocol.sio import Dumps, SioPacket, encode_text
 
@@ -33,10 +34,11 @@ class Parser(Protocol):
 def default_json() -> tuple[Loads, Dumps]:
     """orjson when it is installed (several times faster on small packets), else the stdlib.
 
-    Whatever orjson refuses (non-string keys, integers past 64 bits, NaN, datetimes and
-    dataclasses, which the stdlib does not encode either) goes through the stdlib, so both
-    give the same results."""
-    stdlib_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    Whatever orjson refuses (non-string keys, integers past 64 bits, lone surrogates,
+    datetimes and dataclasses, which the stdlib does not encode either) goes through the
+    stdlib, so both give the same results: NaN and the infinities as ``null`` and lone
+    surrogates escaped, as ``JSON.stringify`` writes them (see :mod:`.jsontext`)."""
+    stdlib_dumps = jsontext.dumps
     try:
         import orjson
     except ImportError:
@@ -76,8 +78,7 @@ class JsonParser:
         if json_module is None:
             self._loads, self._dumps = default_json()
         elif json_module is json:
-            self._loads = json.loads
-            self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+            self._loads, self._dumps = json.loads, jsontext.dumps
         else:
             self._loads = json_module.loads
             dumps = json_module.dumps
