@@ -4,11 +4,9 @@ publishing fails fast while local delivery goes on, then they resubscribe and de
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -17,6 +15,7 @@ import pytest
 
 import sockio_wsgi
 from tests.cluster.helpers import cluster, peers
+from tests.helpers.logs import watching
 from tests.helpers.requirements import missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
@@ -71,43 +70,11 @@ def redis_server(port: int) -> Iterator[subprocess.Popen[str]]:
         process.wait(timeout=10)
 
 
-class BusLog(logging.Handler):
-    """Records the bus's log; ``capped`` is set once a retry waits the longest delay."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self.delays: list[float] = []
-        self.capped = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        found = re.search(r"reconnecting in ([0-9.]+)s", record.getMessage())
-        if found:
-            self.delays.append(float(found.group(1)))
-            if self.delays[-1] >= 1.0:
-                self.capped.set()
-
-
-@contextmanager
-def bus_log() -> Iterator[BusLog]:
-    handler = BusLog()
-    logger = logging.getLogger("sockio_wsgi.adapters.redis")
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def test_outage_and_recovery() -> None:
     port = free_port()
     url = f"redis://127.0.0.1:{port}"
     with ExitStack() as stack:
-        logged = stack.enter_context(bus_log())
+        logged = stack.enter_context(watching("sockio_wsgi.adapters.redis"))
         first = stack.enter_context(redis_server(port))
         a, b = stack.enter_context(cluster(url, "outage"))
         pa, pb = stack.enter_context(peers((a.url, {}), (b.url, {})))
@@ -134,11 +101,12 @@ def test_outage_and_recovery() -> None:
         assert [s.id for s in a.sio.local.fetch_sockets()] == [pa.sid]
 
         # an outage long enough for the retries to reach their longest delay: 1 s
-        assert logged.capped.wait(15)
+        logged.wait_for(r"reconnecting in 1\.00s", timeout=15)
         stack.enter_context(redis_server(port))
         assert a.adapter.wait_health(True, 15) and b.adapter.wait_health(True, 15)
-        assert max(logged.delays) == 1.0
-        up_again = [r for r in logged.records if "up again after" in r.getMessage()]
+        delays = [float(r.args[1]) for r in logged.matching(r"reconnecting in")]  # type: ignore[index, arg-type]
+        assert max(delays) == 1.0
+        up_again = logged.matching("up again after")
         assert up_again and all(r.levelno == logging.WARNING for r in up_again)
         assert a.adapter.server_count() == 2
         a.sio.emit("after", 3)
