@@ -79,3 +79,34 @@ def test_attachments_past_max_http_buffer_size_in_all_close_the_connection(
     # each attachment is under the message limit, the two together are not
     assert_closed_for(running, binary_event(3), b"x" * (LIMIT // 2), b"y" * (LIMIT // 2))
     assert f"a packet's attachments exceed {LIMIT} bytes in all" in caplog.text
+
+
+def fragments(payload: bytes, opcode: int = 0x2) -> bytes:
+    """``payload`` as a message of one-byte masked fragments."""
+    frames = []
+    for i, byte in enumerate(payload):
+        first = (0x80 if i == len(payload) - 1 else 0) | (opcode if i == 0 else 0)
+        frames.append(bytes([first, 0x81, 0, 0, 0, 0, byte]))  # a zero mask key
+    return b"".join(frames)
+
+
+def test_a_message_of_one_byte_fragments_is_assembled_beside_a_healthy_client(
+    running: Running,
+) -> None:
+    with healthy_client(running.url) as healthy:
+        ws = joined_websocket(running)
+        text = "x" * 50_000
+        ws.send_raw(fragments(f'421["echo","{text}"]'.encode(), opcode=0x1))  # 350 KB of frames
+        assert ws.recv() == f'431["{text}"]'
+
+        healthy.wait_acks()
+        ws.close()
+
+
+def test_fragments_past_max_http_buffer_size_close_with_1009(running: Running) -> None:
+    with healthy_client(running.url) as healthy:
+        ws = joined_websocket(running)
+        ws.send_raw(fragments(b"x" * (LIMIT + 1)))
+        assert ws.recv_until_closed() == []
+        assert ws.close_code == 1009
+        healthy.wait_acks()
