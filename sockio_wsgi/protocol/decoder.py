@@ -108,21 +108,26 @@ class JsonDecoder:
             if count == 0:
                 return self._finish(packet, [])
             self._pending, self._expected, self._buffers = packet, count, []
-            self._size = len(data)
+            self._size = 0
+            self._count(len(data))
             return None
         pending, buffers = self._pending, self._buffers
         if pending is None or buffers is None:
             raise ProtocolError("binary message received without a packet announcing it")
-        self._size += len(data)
-        limit = self._max_packet_size
-        if limit is not None and self._size > limit:
-            self.reset()
-            raise PayloadTooLarge(f"a packet's attachments exceed {limit} bytes in all")
+        self._count(len(data))
         buffers.append(bytes(data))
         if len(buffers) < self._expected:
             return None
         self._pending, self._expected, self._buffers = None, 0, None
         return self._finish(pending, buffers)
+
+    def _count(self, size: int) -> None:
+        """Add a message of the pending packet to its size; past the limit, drop it."""
+        self._size += size
+        limit = self._max_packet_size
+        if limit is not None and self._size > limit:
+            self.reset()
+            raise PayloadTooLarge(f"a packet's attachments exceed {limit} bytes in all")
 
     @staticmethod
     def _finish(packet: SioPacket, buffers: list[bytes]) -> SioPacket:

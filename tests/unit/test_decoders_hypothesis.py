@@ -142,20 +142,6 @@ def test_parse_text_with_orjson_only_raises_protocol_error(text: str) -> None:
     assert packet == expected  # both JSON modules agree on what they both accept
 
 
-@SETTINGS
-@given(st.lists(st.one_of(wire_text, st.binary(max_size=8)), max_size=8))
-def test_json_decoder_feed_only_raises_protocol_error(messages: list[str | bytes]) -> None:
-    decoder = JsonDecoder(max_attachments=3)
-    for message in messages:
-        try:
-            packet = decoder.feed(message)
-        except ProtocolError:
-            decoder.reset()
-            continue
-        if packet is not None:
-            assert packet.type not in (SioType.BINARY_EVENT, SioType.BINARY_ACK)
-
-
 binary_headers = st.builds(
     lambda kind, count, ns, ack, body: (
         f"{kind}{count}-{'' if ns == '/' else ns + ','}" + ("" if ack is None else str(ack)) + body
