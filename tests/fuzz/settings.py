@@ -1,6 +1,6 @@
 """How many inputs each fuzz target tries: a short run by default (CI), 100 000 on demand.
 
-``SOCKIO_FUZZ=long python -m pytest tests/fuzz -p no:randomly`` runs the long one;
+``SOCKIO_FUZZ=long python -m pytest tests/fuzz`` runs the long one;
 ``SOCKIO_FUZZ=<n>`` any other count. Each target's pytest timeout grows with the count.
 """
 
