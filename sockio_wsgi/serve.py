@@ -375,7 +375,7 @@ class WebSocketServer(pywsgi.WSGIServer):  # type: ignore[misc]
 
     def handle(self, sock: Any, address: Any) -> None:
         connections = self.connections
-        if connections.full(len(self.kept_sockets)):
+        if connections.full(self.kept_sockets):
             connections.refuse(sock, address)
             return
         connections.active += 1

@@ -36,6 +36,7 @@ BUSY_RESPONSE = (
     % (len(_BUSY_BODY), _BUSY_BODY)
 )
 REFUSAL_LOG_INTERVAL = 10.0  # at most one line about refused connections this often
+PRUNE_INTERVAL = 0.25  # at the cap, closed WebSockets are looked for at most this often
 
 
 class RequestTimeout(TimeoutError):
@@ -117,11 +118,24 @@ class ConnectionCap:
         self.active = 0
         self._refused = 0
         self._logged_at = -REFUSAL_LOG_INTERVAL
+        self._pruned_at = -PRUNE_INTERVAL
 
-    def full(self, kept: int) -> bool:
-        """True when ``active`` plus ``kept`` connections (WebSockets that hold no handler
-        greenlet) are at the cap."""
-        return self.limit is not None and self.active + kept >= self.limit
+    def full(self, kept: Any) -> bool:
+        """True when ``active`` connections plus the ``kept`` ones (a weak set of the
+        WebSockets that hold no handler greenlet) are at the cap.
+
+        A closed WebSocket leaves the set only when it is garbage collected, which may
+        be late (reference cycles): at the cap, closed ones are dropped first."""
+        limit = self.limit
+        if limit is None or self.active + len(kept) < limit:
+            return False
+        now = runtime.monotonic()
+        if now - self._pruned_at >= PRUNE_INTERVAL:
+            self._pruned_at = now
+            for sock in list(kept):
+                if sock.closed:
+                    kept.discard(sock)
+        return self.active + len(kept) >= limit
 
     def refuse(self, sock: Any, address: Any) -> None:
         """Answer 503 and close; log it at most every few seconds."""

@@ -4,18 +4,20 @@ values with bare CR or NUL. A healthy client keeps getting its acks throughout."
 
 from __future__ import annotations
 
+import gc
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 
 import sockio_wsgi
 from tests.helpers.healthy import echo_server, healthy_client
 from tests.helpers.logs import watching
-from tests.helpers.raw import eio_target, open_polling
+from tests.helpers.raw import RawWebSocket, eio_target, open_polling
 from tests.helpers.server import Running, serving
 
 pytestmark = pytest.mark.timeout(60)
@@ -139,6 +141,37 @@ def test_connections_past_max_connections_get_503(caplog: pytest.LogCaptureFixtu
                 sock.close()
                 gevent.sleep(0.05)
         sock.close()
+
+
+def test_closed_websockets_free_their_slots_before_they_are_collected() -> None:
+    sio = echo_server()
+    gone: list[str] = []
+    ended = gevent.event.Event()
+
+    @sio.on("disconnect")
+    def disconnect(socket: sockio_wsgi.Socket, reason: str) -> None:
+        gone.append(reason)
+        if len(gone) == 4:
+            ended.set()
+
+    collecting = gc.isenabled()
+    gc.disable()  # WebSockets in reference cycles stay in the server's weak set meanwhile
+    try:
+        with serving(sockio_wsgi.WSGIApp(sio), max_connections=4) as running:
+            for _ in range(4):
+                ws = RawWebSocket.connect(running.address, eio_target(transport="websocket"))
+                ws.recv()
+                ws.send("40")
+                ws.recv()
+                ws.close()
+            assert ended.wait(10)
+            sock = raw_connection(running, HEAD + b"Connection: close\r\n\r\n")
+            assert read_to_end(sock).startswith(b"HTTP/1.1 200 OK\r\n")
+            sock.close()
+            sio.close()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @pytest.mark.parametrize(
