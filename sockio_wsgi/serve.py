@@ -193,12 +193,16 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     def read_requestline(self) -> str:
         limits = getattr(self.server, "limits", self._limits)
-        if self._requests and not wait_for_request(self.rfile, limits.keepalive_timeout):
-            # closed without a word, as Node does
-            log.debug("connection from %s idle past keepalive_timeout", self.client_address)
-            return ""
+        whole = False  # the request's head is in the read buffer: no read can block
+        if self._requests:
+            if not wait_for_request(self.rfile, limits.keepalive_timeout):
+                # closed without a word, as Node does
+                log.debug("connection from %s idle past keepalive_timeout", self.client_address)
+                return ""
+            with contextlib.suppress(OSError, ValueError):
+                whole = b"\r\n\r\n" in self.rfile.peek(1)  # what is buffered: no wait
         self._requests += 1
-        if limits.header_timeout is not None:
+        if limits.header_timeout is not None and not whole:
             self._head_timer = runtime.Timeout(
                 limits.header_timeout, RequestTimeout("request head not received in time")
             )
