@@ -36,6 +36,7 @@ BUSY_RESPONSE = (
     % (len(_BUSY_BODY), _BUSY_BODY)
 )
 REFUSAL_LOG_INTERVAL = 10.0  # at most one line about refused connections this often
+REFUSAL_DRAIN = 0.5  # seconds a refused connection is read before it is closed
 PRUNE_INTERVAL = 0.25  # at the cap, closed WebSockets are looked for at most this often
 
 
@@ -153,8 +154,9 @@ class ConnectionCap:
             sock.sendall(BUSY_RESPONSE)
             sock.shutdown(socket.SHUT_WR)
             # read what the client sent before closing, or the close resets the
-            # connection and the client may never see the 503
-            with runtime.Timeout(1.0, False):
+            # connection and the client may never see the 503 (bounded: a refused
+            # connection holds its greenlet this long at most)
+            with runtime.Timeout(REFUSAL_DRAIN, False):
                 while sock.recv(65536):
                     pass
         with contextlib.suppress(OSError):
