@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import resource
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,8 +47,10 @@ def default_max_connections() -> int:
     """10 000, or less when the process may not open that many files: a clean 503
     instead of failing ``accept`` calls."""
     try:
+        import resource  # not on every platform
+
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (OSError, ValueError):
+    except (ImportError, OSError, ValueError):
         return MAX_CONNECTIONS
     if soft == resource.RLIM_INFINITY:
         return MAX_CONNECTIONS
