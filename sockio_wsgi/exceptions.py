@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sockio_wsgi.protocol.errors import PayloadTooLarge, ProtocolError
@@ -11,10 +12,11 @@ class SocketIOError(Exception):
     """Base class of the errors this package raises at its API."""
 
 
-class ConnectionRefusedError(SocketIOError):  # noqa: A001 - the name users expect
+class ConnectionRefusedError(SocketIOError, builtins.ConnectionRefusedError):  # noqa: A001
     """Raise in a ``connect`` handler or middleware to refuse the connection.
 
-    The client receives ``connect_error`` with ``message`` and, when given, ``data``.
+    The client receives ``connect_error`` with ``message`` and, when given, ``data``. It is
+    also the builtin of the same name, so either spelling catches it.
     """
 
     def __init__(self, message: Any = "Connection refused", data: Any = None) -> None:
@@ -26,8 +28,10 @@ class ConnectionRefusedError(SocketIOError):  # noqa: A001 - the name users expe
         self.data = data
 
 
-class TimeoutError(SocketIOError):  # noqa: A001
-    """An acknowledgement did not arrive in time; ``replies`` holds those that did."""
+class TimeoutError(SocketIOError, builtins.TimeoutError):  # noqa: A001
+    """An acknowledgement did not arrive in time; ``replies`` holds those that did.
+
+    Also the builtin ``TimeoutError``, so ``except TimeoutError`` catches it."""
 
     def __init__(self, message: str = "operation has timed out", replies: Any = None) -> None:
         super().__init__(message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import socket
 import time
 import weakref
@@ -26,6 +27,14 @@ from sockio_wsgi.engine.websocket import (
     SOCKET_KEEPABLE_KEY,
     SOCKET_KEPT_KEY,
     UPGRADED_KEY,
+)
+from sockio_wsgi.serve_limits import (
+    REQUEST_TIMEOUT_RESPONSE,
+    ConnectionCap,
+    DeadlineReader,
+    HttpLimits,
+    RequestTimeout,
+    wait_for_request,
 )
 
 log = logging.getLogger("sockio_wsgi.serve")
@@ -44,6 +53,10 @@ EMPTY_INPUT = io.BytesIO(b"")
 
 MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
+# RFC 9110: a name is a token; a value holds no control character but tab (a bare CR or a
+# NUL would otherwise reach the application, and any response that reflects it)
+_BAD_NAME = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]").search
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
 
 # a response body up to this size is sent in the same write as the response's head
 SMALL_BODY = 65536
@@ -88,15 +101,19 @@ class RequestHeaders:
                 self.status = "Too many headers"
                 return
             text = line.decode("latin-1")
+            end = -2 if text[-2:] == "\r\n" else -1  # the line's own CRLF (or LF) ends it
+            if _BAD_VALUE(text, 0, len(text) + end):
+                self.status = "Invalid character in header"
+                return
             if text[:1] in (" ", "\t") and self._values:  # obsolete folding: continue value
                 name, value = self._values[-1]
                 self._values[-1] = (name, f"{value} {text.strip()}")
             else:
                 name, colon, value = text.partition(":")
-                if not colon or not name or name != name.strip():
+                if not colon or not name or _BAD_NAME(name):
                     self.status = "Invalid header line"
                     return
-                self._values.append((name.lower(), value.strip()))
+                self._values.append((name.lower(), value.strip(" \t\r\n")))
             self.headers.append(text)
 
     def get(self, name: str, default: Any = None) -> Any:
@@ -143,6 +160,9 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     socket: Any  # None once a kept WebSocket has taken the connection over
     _os_socket: Any = None  # set by handle()
     _head: bytes | None = None  # a response head held back for its body (see _sendall)
+    _requests = 0  # requests begun on this connection
+    _head_timer: Any = None  # the deadline of the request head being read
+    _limits = HttpLimits()  # a server of ours has its own (see WebSocketServer)
     # pywsgi's own attributes that the methods below use
     code: int
     status: Any
@@ -169,6 +189,73 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             super().log_request()
 
     # -- requests: pywsgi's, with the header lines read once ---------------------------
+
+    # -- limits: deadlines for request heads and bodies, keep-alive idle time -----------
+
+    def read_requestline(self) -> str:
+        limits = getattr(self.server, "limits", self._limits)
+        whole = False  # the request's head is in the read buffer: no read can block
+        if self._requests:
+            if not wait_for_request(self.rfile, limits.keepalive_timeout):
+                # closed without a word, as Node does
+                log.debug("connection from %s idle past keepalive_timeout", self.client_address)
+                return ""
+            with contextlib.suppress(OSError, ValueError):
+                whole = b"\r\n\r\n" in self.rfile.peek(1)  # what is buffered: no wait
+        self._requests += 1
+        if limits.header_timeout is not None and not whole:
+            self._head_timer = runtime.Timeout(
+                limits.header_timeout, RequestTimeout("request head not received in time")
+            )
+            self._head_timer.start()
+        try:
+            line: str = super().read_requestline()
+        except RequestTimeout as exc:
+            self._timed_out(exc)
+            return ""
+        return line
+
+    def read_request(self, raw_requestline: str) -> bool:
+        try:
+            if _BAD_VALUE(raw_requestline, 0, len(raw_requestline.rstrip("\r\n"))):
+                raise ValueError(f"invalid character in request line {raw_requestline!r}")
+            ok: bool = super().read_request(raw_requestline)
+        finally:
+            self._cancel_head_timer()
+        return ok
+
+    def handle_one_request(self) -> Any:
+        try:
+            return super().handle_one_request()
+        finally:
+            self._cancel_head_timer()
+
+    def _cancel_head_timer(self) -> None:
+        timer, self._head_timer = self._head_timer, None
+        if timer is not None:
+            timer.close()
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        seconds = getattr(self.server, "limits", self._limits).body_timeout
+        body = self.wsgi_input
+        if seconds is not None and (body.content_length or body.chunked_input):
+            body.rfile = DeadlineReader(self.rfile, seconds)
+        return environ
+
+    def _handle_client_error(self, ex: BaseException) -> Any:
+        if isinstance(ex, RequestTimeout):
+            return self._timed_out(ex)
+        return super()._handle_client_error(ex)
+
+    def _timed_out(self, exc: RequestTimeout) -> tuple[str, bytes]:
+        """Log a request that did not arrive in time; answer 408 and close, as Node."""
+        log.info("%s from %s; closing the connection", exc, self.client_address)
+        self.close_connection = True
+        if not getattr(self, "response_length", 0) and self.socket is not None:
+            with contextlib.suppress(OSError):
+                self.socket.sendall(REQUEST_TIMEOUT_RESPONSE)
+        return ("408", b"")
 
     def _check_http_version(self) -> bool:
         if self.request_version in ("HTTP/1.1", "HTTP/1.0"):  # nearly every request
@@ -198,6 +285,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             # it to) but says so only to HTTP/1.0 clients; a client that pools connections
             # (Node's http agent) would otherwise send its next request into the closed one
             self.response_headers.append((b"Connection", b"close"))
+        keep_alive = getattr(self.server, "keep_alive_header", None)
+        if keep_alive is not None and not self.close_connection and self.code != 101:
+            # clients that read it (Node's, say) stop reusing the connection in time
+            self.response_headers.append(keep_alive)
 
     def _write_with_headers(self, data: bytes) -> None:
         # pywsgi sends the head and the body in two writes (two packets); a small body
@@ -231,7 +322,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def run_application(self) -> None:
         if self.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
             self.environ[CONNECTION_KEY] = self.socket
-            super().run_application()
+            try:
+                super().run_application()
+            except RequestTimeout as exc:  # the application was reading a slow body
+                self._timed_out(exc)
             return
         self.environ[RAW_SOCKET_KEY] = self.socket
         # only a server that leaves kept sockets open (WebSocketServer) may keep one
@@ -260,16 +354,50 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             self.result = None
 
 
+_LIMIT_DEFAULTS = HttpLimits()
+
+
 class WebSocketServer(pywsgi.WSGIServer):  # type: ignore[misc]
     """pywsgi's server, which leaves open the WebSockets that outlive their handler
     greenlet (their WebSocket closes them) and whose ``stop()`` also ends those (pywsgi's
-    own stop only ends greenlets)."""
+    own stop only ends greenlets).
 
-    def __init__(self, *args: Any, log_requests: bool = True, **kwargs: Any) -> None:
+    ``header_timeout``, ``body_timeout``, ``keepalive_timeout`` (seconds) and
+    ``max_connections`` bound what clients may hold (see :mod:`sockio_wsgi.serve_limits`;
+    ``None`` turns one off)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        log_requests: bool = True,
+        header_timeout: float | None = _LIMIT_DEFAULTS.header_timeout,
+        body_timeout: float | None = _LIMIT_DEFAULTS.body_timeout,
+        keepalive_timeout: float | None = _LIMIT_DEFAULTS.keepalive_timeout,
+        max_connections: int | None = _LIMIT_DEFAULTS.max_connections,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("handler_class", WebSocketHandler)
         super().__init__(*args, **kwargs)
         self.log_requests = log_requests
         self.kept_sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.limits = HttpLimits(header_timeout, body_timeout, keepalive_timeout, max_connections)
+        self.connections = ConnectionCap(max_connections)
+        self.keep_alive_header = (
+            None
+            if keepalive_timeout is None
+            else (b"Keep-Alive", b"timeout=%d" % max(1, int(keepalive_timeout)))
+        )
+
+    def handle(self, sock: Any, address: Any) -> None:
+        connections = self.connections
+        if connections.full(self.kept_sockets):
+            connections.refuse(sock, address)
+            return
+        connections.active += 1
+        try:
+            super().handle(sock, address)
+        finally:
+            connections.active -= 1
 
     def set_spawn(self, spawn: Any) -> None:
         super().set_spawn(spawn)

@@ -1,7 +1,8 @@
 """One Redis pub/sub connection shared by every namespace adapter of a server.
 
 The bus owns a publishing client and one listener greenlet reading a subscriber
-connection. It reconnects with capped backoff when Redis goes away, resubscribes every
+connection. It reconnects with backoff capped at ``backoff_max`` (1 s, about how soon
+node-redis is back) when Redis goes away, resubscribes every
 channel, reports ``healthy`` and logs when the bus goes down and comes back. Adapters
 register the channels (and one pattern) they need and get each message handed to them;
 a failing handler is logged and never stops the listener.
@@ -12,6 +13,7 @@ a failing handler is logged and never stops the listener.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,7 +64,7 @@ class RedisBus:
         self,
         url_or_client: Any = DEFAULT_URL,
         key_prefix: str = "socket.io",
-        backoff_max: float = 5.0,
+        backoff_max: float = 1.0,
     ) -> None:
         self.key_prefix = key_prefix
         self.uid = new_uid()
@@ -74,6 +76,7 @@ class RedisBus:
         self._pubsub: Any = None
         self._listener: Any = None
         self._healthy = False
+        self._down_since: float | None = None  # when the last outage began
         self._up = runtime.Event()
         self._down = runtime.Event()
         self._down.set()
@@ -97,10 +100,21 @@ class RedisBus:
         if healthy:
             self._down.clear()
             self._up.set()
-            log.info("redis bus %s up (prefix %s)", self.uid, self.key_prefix)
+            down_since, self._down_since = self._down_since, None
+            if down_since is None:
+                log.info("redis bus %s up (prefix %s)", self.uid, self.key_prefix)
+            else:  # as loud as the outage was: operators look for the pair
+                log.warning(
+                    "redis bus %s up again after %.1fs (prefix %s)",
+                    self.uid,
+                    time.monotonic() - down_since,
+                    self.key_prefix,
+                )
         else:
             self._up.clear()
             self._down.set()
+            if not expected:
+                self._down_since = time.monotonic()
             log.log(
                 logging.INFO if expected else logging.WARNING,
                 "redis bus %s down: %s",
@@ -206,6 +220,8 @@ class RedisBus:
                         self._set_health(False, reason)
                     elif delay == 0.05:  # the first failed attempt of this outage
                         log.warning("redis bus %s cannot subscribe: %s", self.uid, reason)
+                        if self._down_since is None:
+                            self._down_since = time.monotonic()
             finally:
                 if self._pubsub is pubsub:
                     self._pubsub = None

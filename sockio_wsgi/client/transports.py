@@ -100,6 +100,10 @@ class Target:
                 self.cookies[name.strip()] = value.strip()
 
 
+# how a request fails on a kept-alive connection the server has closed meanwhile
+_STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
 def _timeout(remaining: float) -> float:
     if remaining <= 0:
         raise ReadTimeout("deadline passed")
@@ -138,16 +142,27 @@ class Polling:
             else:
                 self._post = conn
         conn.timeout = timeout
-        if conn.sock is not None:
+        reused = conn.sock is not None
+        if reused:
             conn.sock.settimeout(timeout)
         headers = self.target.request_headers()
         data = None
         if body is not None:
             data = body.encode("utf-8")
             headers["Content-Type"] = "text/plain;charset=UTF-8"
+        target = self.target.target("polling", self.sid)
         try:
-            conn.request(method, self.target.target("polling", self.sid), data, headers)
-            response = conn.getresponse()
+            try:
+                conn.request(method, target, data, headers)
+                response = conn.getresponse()
+            except _STALE_CONNECTION:
+                if not reused:
+                    raise
+                # the server closed the idle kept-alive connection before it read the
+                # request (its keep-alive timeout): send it again on a new connection
+                conn.close()
+                conn.request(method, target, data, headers)
+                response = conn.getresponse()
             raw = response.read()
         except TimeoutError as exc:
             conn.close()

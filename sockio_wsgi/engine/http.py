@@ -141,12 +141,48 @@ def parse_query(environ: dict[str, Any]) -> dict[str, str]:
     return query
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _scheme_host_port(scheme: str, netloc: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` with the scheme's default port filled in; None if invalid."""
+    scheme = scheme.lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is None:
+        return None
+    try:
+        parts = urlsplit("//" + netloc)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.path:
+        return None
+    return scheme, parts.hostname, default if port is None else port
+
+
+def same_origin(origin: str, environ: dict[str, Any]) -> bool:
+    """``origin`` names this server: the same scheme, host and port as the request.
+
+    The request's scheme is the first ``X-Forwarded-Proto`` when a proxy sets one (a page
+    cannot set that header on a WebSocket, nor on a request without a preflight, which
+    this same check answers), else ``wsgi.url_scheme``."""
+    scheme, sep, netloc = origin.partition("://")
+    theirs = _scheme_host_port(scheme, netloc) if sep else None
+    host = environ.get("HTTP_HOST")
+    if theirs is None or not host:
+        return False
+    forwarded = environ.get("HTTP_X_FORWARDED_PROTO", "").partition(",")[0].strip()
+    ours = _scheme_host_port(forwarded or environ.get("wsgi.url_scheme", "http"), host)
+    return theirs == ours
+
+
 class CorsPolicy:
     """Which origins may talk to the server, and the CORS headers that say so.
 
-    ``allowed_origins`` is ``None`` (same origin only), ``"*"`` (any origin), a list of
-    exact origins (an empty list turns origin checks off) or a callable taking the
-    origin and returning a bool. Requests without an ``Origin`` header (non-browser
+    ``allowed_origins`` is ``None`` (same origin only: scheme, host and port), ``"*"``
+    (any origin, answered ``Access-Control-Allow-Origin: *`` and never with credentials),
+    a list of exact origins (an empty list turns origin checks off) or a callable taking
+    the origin and returning a bool. Requests without an ``Origin`` header (non-browser
     clients) are always allowed.
     """
 
@@ -172,8 +208,7 @@ class CorsPolicy:
         if rule == "*":
             return True
         if rule is None:
-            netloc = urlsplit(origin).netloc
-            return bool(netloc) and netloc == environ.get("HTTP_HOST")
+            return same_origin(origin, environ)
         if callable(rule):
             try:
                 return bool(rule(origin))
@@ -187,6 +222,8 @@ class CorsPolicy:
         origin = environ.get("HTTP_ORIGIN")
         if not origin or self.disabled or not self.origin_allowed(environ):
             return []
+        if self._rule == "*":  # any page may read, none with the user's cookies
+            return [("Access-Control-Allow-Origin", "*")]
         headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
         if self._credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))

@@ -39,6 +39,7 @@ from sockio_wsgi.engine.websocket import (
     CLOSE_INVALID_PAYLOAD,
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_NORMAL,
+    CLOSE_PROTOCOL_ERROR,
     DEFAULT_COMPRESSION_THRESHOLD,
     SOCKET_KEEPABLE_KEY,
     SOCKET_KEPT_KEY,
@@ -49,6 +50,7 @@ from sockio_wsgi.engine.websocket import (
 )
 from sockio_wsgi.protocol.wsframes import (
     FIN_TEXT,
+    FrameHead,
     encode_data_frame,
     frame_head,
     sole_frame,
@@ -64,6 +66,10 @@ from sockio_wsgi.runtime import (
 log = logging.getLogger("sockio_wsgi.engine.websocket")
 
 _RECV_SIZE = 65536
+# the first bytes of the frames of an uncompressed fragmented message, when no RSV bit is set
+_FIRST_FRAGMENT = (0x01, 0x02)  # text or binary, FIN clear
+_CONTINUATION = 0x00
+_LAST_CONTINUATION = 0x80
 
 
 class BoundedDeflate(PerMessageDeflate):
@@ -203,7 +209,9 @@ class WsprotoWebSocket(OrderedWrites):
         self._chunk = scratch_buffer(_RECV_SIZE)
         self._parts: list[Any] | None = None
         self._size = 0
-        self._in_fragment = False  # wsproto holds the first frames of a message
+        self._in_fragment = False  # the first frames of a message are held (here or by wsproto)
+        self._assembling: bytearray | None = None  # an uncompressed fragmented message
+        self._assembling_text = False
         self._released = False
         self._kept = False  # the server left the socket to us: we close it at the end
         self._wake: Any = None  # the readiness watcher of a hibernated connection
@@ -339,11 +347,47 @@ class WsprotoWebSocket(OrderedWrites):
                         break
                 else:
                     self._add_ready(payload)
-            else:
+            elif not self._assemble(buf, pos, head):
                 self._wsproto().receive_data(bytes(buf[pos : head.end]))
                 self._process_events()
             pos = head.end
         del buf[:pos]
+
+    def _assemble(self, buf: bytearray, pos: int, head: FrameHead) -> bool:
+        """Take a frame of an uncompressed fragmented message here: wsproto costs several
+        times as much per frame and keeps every fragment as an object, so a message of
+        one-byte fragments would cost far more CPU and memory than its size. False when the
+        frame is not one (a control frame, a compressed message): wsproto takes it."""
+        b0 = buf[pos]
+        masked = buf[pos + 1] & 0x80
+        parts = self._assembling
+        if parts is None:
+            if b0 not in _FIRST_FRAGMENT or not masked or self._in_fragment:
+                return False
+            parts = self._assembling = bytearray()
+            self._assembling_text = b0 == _FIRST_FRAGMENT[0]
+            self._in_fragment = True
+        elif b0 & 0x08:  # a control frame between two fragments
+            return False
+        elif (b0 != _CONTINUATION and b0 != _LAST_CONTINUATION) or not masked:
+            log.info("WebSocket frame inside a fragmented message is no continuation, closing")
+            self.close(CLOSE_PROTOCOL_ERROR, "expected a continuation frame")
+            return True
+        if len(parts) + head.length > self._max:
+            self._too_big()
+            return True
+        parts += unmask(buf, head)
+        if b0 == _LAST_CONTINUATION:
+            self._assembling, self._in_fragment = None, False
+            if not self._assembling_text:
+                self._add_ready(bytes(parts))
+                return True
+            try:
+                self._add_ready(parts.decode("utf-8"))
+            except UnicodeDecodeError:
+                log.info("WebSocket text message is not UTF-8, closing")
+                self.close(CLOSE_INVALID_PAYLOAD, "invalid UTF-8")
+        return True
 
     def _wsproto(self) -> Connection:
         conn = self._conn

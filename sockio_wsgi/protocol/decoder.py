@@ -3,7 +3,9 @@
 Engine.IO messages are fed one at a time. A text message either completes a packet at
 once or, for BINARY_EVENT / BINARY_ACK, announces how many binary messages follow; the
 packet is returned when the last of them arrives. Limits keep a hostile peer from making
-the decoder hold unbounded state.
+the decoder hold unbounded state: at most ``max_attachments`` binary messages per packet (10,
+as socket.io-parser) and, when ``max_packet_size`` is set, at most that many bytes in all of
+one packet's messages together (the transport bounds each message alone).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sockio_wsgi.protocol.sio import MAX_ACK_ID, SioPacket, SioType, validate
 
 Loads = Callable[[str], Any]
 
-DEFAULT_MAX_ATTACHMENTS = 1000
+DEFAULT_MAX_ATTACHMENTS = 10
 _TYPE_BY_DIGIT = {str(int(t)): t for t in SioType}
 _DIGIT_RUN = re.compile(r"[0-9]+", re.ASCII).match
 _BINARY_TYPES = (SioType.BINARY_EVENT, SioType.BINARY_ACK)
@@ -73,11 +75,18 @@ def parse_text(text: str, loads: Loads = json.loads) -> tuple[SioPacket, int]:
 class JsonDecoder:
     """Reassembles packets from a stream of Engine.IO messages (one per connection)."""
 
-    def __init__(self, loads: Loads = json.loads, max_attachments: int = DEFAULT_MAX_ATTACHMENTS):
+    def __init__(
+        self,
+        loads: Loads = json.loads,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        max_packet_size: int | None = None,
+    ):
         self._loads = loads
         self._max_attachments = max_attachments
+        self._max_packet_size = max_packet_size
         self._pending: SioPacket | None = None
         self._expected = 0
+        self._size = 0  # bytes of the pending packet so far
         self._buffers: list[bytes] | None = None  # made when a packet announces attachments
 
     @property
@@ -93,19 +102,32 @@ class JsonDecoder:
             if packet.type not in (SioType.BINARY_EVENT, SioType.BINARY_ACK):
                 return packet
             if count > self._max_attachments:
-                raise PayloadTooLarge(f"more than {self._max_attachments} attachments")
+                raise PayloadTooLarge(
+                    f"{count} attachments announced; at most {self._max_attachments} allowed"
+                )
             if count == 0:
                 return self._finish(packet, [])
             self._pending, self._expected, self._buffers = packet, count, []
+            self._size = 0
+            self._count(len(data))
             return None
         pending, buffers = self._pending, self._buffers
         if pending is None or buffers is None:
             raise ProtocolError("binary message received without a packet announcing it")
+        self._count(len(data))
         buffers.append(bytes(data))
         if len(buffers) < self._expected:
             return None
         self._pending, self._expected, self._buffers = None, 0, None
         return self._finish(pending, buffers)
+
+    def _count(self, size: int) -> None:
+        """Add a message of the pending packet to its size; past the limit, drop it."""
+        self._size += size
+        limit = self._max_packet_size
+        if limit is not None and self._size > limit:
+            self.reset()
+            raise PayloadTooLarge(f"a packet's attachments exceed {limit} bytes in all")
 
     @staticmethod
     def _finish(packet: SioPacket, buffers: list[bytes]) -> SioPacket:
@@ -118,4 +140,4 @@ class JsonDecoder:
 
     def reset(self) -> None:
         """Drop a partly received packet (the connection is going away)."""
-        self._pending, self._expected, self._buffers = None, 0, None
+        self._pending, self._expected, self._buffers, self._size = None, 0, None, 0

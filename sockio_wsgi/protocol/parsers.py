@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any, Protocol
 
+from sockio_wsgi.protocol import jsontext
 from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS, JsonDecoder, Loads
 from sockio_wsgi.protocol.sio import Dumps, SioPacket, encode_text
 
@@ -46,10 +47,11 @@ def json_backend() -> str:
 def default_json() -> tuple[Loads, Dumps]:
     """orjson when it is installed (several times faster on small packets), else the stdlib.
 
-    Whatever orjson refuses (non-string keys, integers past 64 bits, NaN, datetimes and
-    dataclasses, which the stdlib does not encode either) goes through the stdlib, so both
-    give the same results."""
-    stdlib_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    Whatever orjson refuses (non-string keys, integers past 64 bits, lone surrogates,
+    datetimes and dataclasses, which the stdlib does not encode either) goes through the
+    stdlib, so both give the same results: NaN and the infinities as ``null`` and lone
+    surrogates escaped, as ``JSON.stringify`` writes them (see :mod:`.jsontext`)."""
+    stdlib_dumps = jsontext.dumps
     try:
         import orjson
     except ImportError:
@@ -76,16 +78,21 @@ class JsonParser:
     """The default parser; ``json_module`` may be any module with ``dumps``/``loads``
     (by default orjson when installed, else the standard library)."""
 
-    def __init__(self, json_module: Any = None, max_attachments: int = DEFAULT_MAX_ATTACHMENTS):
+    def __init__(
+        self,
+        json_module: Any = None,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        max_packet_size: int | None = None,
+    ):
         self._max_attachments = max_attachments
+        self._max_packet_size = max_packet_size
         self._loads: Loads
         self._dumps: Dumps
         if json_module is None:
             self._loads, self._dumps = default_json()
             log.debug("JSON backend: %s", json_backend())
         elif json_module is json:
-            self._loads = json.loads
-            self._dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+            self._loads, self._dumps = json.loads, jsontext.dumps
         else:
             self._loads = json_module.loads
             dumps = json_module.dumps
@@ -95,17 +102,24 @@ class JsonParser:
         return encode_text(packet, self._dumps)
 
     def decoder(self) -> JsonDecoder:
-        return JsonDecoder(self._loads, self._max_attachments)
+        return JsonDecoder(self._loads, self._max_attachments, self._max_packet_size)
 
 
 def _as_text(value: str | bytes) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def get_parser(parser: str | Parser | None) -> Parser:
-    """Resolve ``Server(parser=...)``: a name (``"json"``, ``"msgpack"``) or a parser object."""
+def get_parser(
+    parser: str | Parser | None,
+    max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+    max_packet_size: int | None = None,
+) -> Parser:
+    """Resolve ``Server(parser=...)``: a name (``"json"``, ``"msgpack"``) or a parser object.
+
+    The limits apply to the JSON parser's binary packets (a parser object keeps its own; a
+    msgpack packet is one message, which the transport bounds)."""
     if parser is None or parser == "json":
-        return JsonParser()
+        return JsonParser(max_attachments=max_attachments, max_packet_size=max_packet_size)
     if parser == "msgpack":
         from sockio_wsgi.protocol.msgpack_parser import MsgpackParser
 

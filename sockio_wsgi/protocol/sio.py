@@ -11,12 +11,12 @@ Decoded packets are always reported as EVENT or ACK with the bytes put back.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from sockio_wsgi.protocol import jsontext
 from sockio_wsgi.protocol.binary import deconstruct, has_binary
 from sockio_wsgi.protocol.errors import ProtocolError
 
@@ -81,13 +81,10 @@ def connect_error_packet(namespace: str, message: str, data: Any = None) -> SioP
 
 Dumps = Callable[[Any], str]
 
-_compact_dumps: Dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 _DIGIT_BY_TYPE = {t: str(int(t)) for t in SioType}
 
 
-def encode_text(packet: SioPacket, dumps: Dumps = _compact_dumps) -> list[str | bytes]:
+def encode_text(packet: SioPacket, dumps: Dumps = jsontext.dumps) -> list[str | bytes]:
     """Encode a packet as its text header packet followed by binary attachments."""
     packet_type = packet.type
     data = packet.data

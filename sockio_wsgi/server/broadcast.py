@@ -215,12 +215,22 @@ class _AckCollector:
             self._finish(None)
 
     def _timed_out(self, timeout: float) -> None:
-        error = TimeoutError(
-            f"{len(self._replies)} of {self._expected_clients} acks for {self._event!r} "
-            f"within {timeout}s",
-            replies=list(self._replies),
-        )
+        error = TimeoutError(self._missing(timeout), replies=list(self._replies))
         self._finish(error)
+
+    def _missing(self, timeout: float) -> str:
+        """Name the part that did not come: servers that never reported, else acks."""
+        acks = f"{len(self._replies)} of {self._expected_clients} acks"
+        silent = self._expected_servers - self._servers
+        if silent > 0:
+            return (
+                f"{silent} of {self._expected_servers} servers did not report their client "
+                f"count for {self._event!r} within {timeout}s ({acks} from the others)"
+            )
+        return (
+            f"{self._expected_clients - len(self._replies)} of {self._expected_clients} "
+            f"clients did not ack {self._event!r} within {timeout}s"
+        )
 
     def _finish(self, error: Exception | None) -> None:
         done, self._done = self._done, None

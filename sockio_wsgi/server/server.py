@@ -21,6 +21,7 @@ from sockio_wsgi.engine.ordered_writes import DEFAULT_SEND_TIMEOUT
 from sockio_wsgi.engine.server import EngineServer
 from sockio_wsgi.engine.socket import DEFAULT_MAX_QUEUED_BYTES
 from sockio_wsgi.engine.tasks import DEFAULT_MAX_QUEUED
+from sockio_wsgi.protocol.decoder import DEFAULT_MAX_ATTACHMENTS
 from sockio_wsgi.protocol.parsers import Parser, get_parser
 from sockio_wsgi.protocol.sio import connect_error_packet
 from sockio_wsgi.server.broadcast import BroadcastMethods, BroadcastOperator
@@ -46,7 +47,8 @@ class Server(BroadcastMethods):
     after another; ``max_queued_events`` bounds the events of one socket waiting behind
     its running handler (over it the client is disconnected);
     ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's child when its
-    last socket leaves. Every other option is passed to the Engine.IO
+    last socket leaves. A binary packet may carry ``max_attachments`` attachments of
+    ``max_http_buffer_size`` bytes in all. Every other option is passed to the Engine.IO
     server.
     """
 
@@ -75,8 +77,9 @@ class Server(BroadcastMethods):
         max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         cleanup_empty_child_namespaces: bool = False,
+        max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
     ) -> None:
-        self.parser: Parser = get_parser(parser)
+        self.parser: Parser = get_parser(parser, max_attachments, max_http_buffer_size)
         self.connect_timeout = connect_timeout
         self.async_handlers = async_handlers
         if max_queued_events < 1:

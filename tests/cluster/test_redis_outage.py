@@ -3,6 +3,7 @@ publishing fails fast while local delivery goes on, then they resubscribe and de
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 import sockio_wsgi
 from tests.cluster.helpers import cluster, peers
+from tests.helpers.logs import watching
 from tests.helpers.requirements import missing
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
@@ -72,6 +74,7 @@ def test_outage_and_recovery() -> None:
     port = free_port()
     url = f"redis://127.0.0.1:{port}"
     with ExitStack() as stack:
+        logged = stack.enter_context(watching("sockio_wsgi.adapters.redis"))
         first = stack.enter_context(redis_server(port))
         a, b = stack.enter_context(cluster(url, "outage"))
         pa, pb = stack.enter_context(peers((a.url, {}), (b.url, {})))
@@ -97,8 +100,14 @@ def test_outage_and_recovery() -> None:
             a.sio.server_side_emit_with_ack("sync")
         assert [s.id for s in a.sio.local.fetch_sockets()] == [pa.sid]
 
+        # an outage long enough for the retries to reach their longest delay: 1 s
+        logged.wait_for(r"reconnecting in 1\.00s", timeout=15)
         stack.enter_context(redis_server(port))
         assert a.adapter.wait_health(True, 15) and b.adapter.wait_health(True, 15)
+        delays = [float(r.args[1]) for r in logged.matching(r"reconnecting in")]  # type: ignore[index, arg-type]
+        assert max(delays) == 1.0
+        up_again = logged.matching("up again after")
+        assert up_again and all(r.levelno == logging.WARNING for r in up_again)
         assert a.adapter.server_count() == 2
         a.sio.emit("after", 3)
         assert pb.got("after") == (3,)

@@ -335,6 +335,7 @@ def websocket_frames() -> list[tuple[str, bytes, int]]:
     unmasked = bytes([0x81, 0x02]) + b"4x"
     too_long_control = masked_frame(0x9, b"p" * 10, fin=False)
     length64 = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 2**63 + 1) + b"\x00" * 4
+    first = masked_frame(0x1, b"4a", fin=False)  # the start of a fragmented message
     return [
         ("reserved opcode", masked_frame(0x3, b"4x"), 1002),
         ("rsv bits without extension", masked_frame(0x1, b"4x", rsv=0b100), 1002),
@@ -343,6 +344,9 @@ def websocket_frames() -> list[tuple[str, bytes, int]]:
         ("continuation without start", masked_frame(0x0, b"4x"), 1002),
         ("invalid utf-8 text", masked_frame(0x1, b"4\xff\xfe"), 1007),
         ("64-bit length with top bit", length64, 1002),
+        ("new message inside a fragmented one", first + masked_frame(0x1, b"4b"), 1002),
+        ("unmasked continuation", first + bytes([0x80, 0x01]) + b"b", 1002),
+        ("invalid utf-8 across fragments", first + masked_frame(0x0, b"\xe2\x28\xa1"), 1007),
     ]
 
 

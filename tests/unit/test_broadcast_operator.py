@@ -63,6 +63,7 @@ def test_emit_with_ack_times_out_with_partial_replies() -> None:
     with pytest.raises(sockio_wsgi.TimeoutError) as caught:
         operator(host).emit_with_ack("ask", timeout=0.05)
     assert caught.value.replies == ["yes"]
+    assert str(caught.value) == "1 of 2 clients did not ack 'ask' within 0.05s"
 
 
 def test_emit_with_ack_needs_a_deadline_and_skips_unwritable_volatile() -> None:
@@ -165,3 +166,6 @@ def test_a_server_that_never_reports_means_a_timeout() -> None:
     with pytest.raises(sockio_wsgi.TimeoutError) as caught:
         operator(host).timeout(0.05).emit_with_ack("ask")
     assert caught.value.replies == ["local"]
+    message = str(caught.value)
+    assert message.startswith("1 of 2 servers did not report their client count for 'ask'")
+    assert "(1 of 1 acks from the others)" in message

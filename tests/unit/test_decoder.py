@@ -126,13 +126,26 @@ def test_max_attachments_limit() -> None:
     assert not decoder.waiting_for_attachments
 
 
-def test_default_max_attachments() -> None:
-    assert DEFAULT_MAX_ATTACHMENTS == 1000
+def test_default_max_attachments_is_socket_io_parsers() -> None:
+    assert DEFAULT_MAX_ATTACHMENTS == 10
     decoder = JsonDecoder()
-    assert decoder.feed('51000-["x"]') is None
+    assert decoder.feed('510-["x"]') is None
     decoder.reset()
-    with pytest.raises(PayloadTooLarge):
-        decoder.feed('51001-["x"]')
+    with pytest.raises(PayloadTooLarge, match="11 attachments announced; at most 10"):
+        decoder.feed('511-["x"]')
+
+
+def test_a_packets_attachments_together_stay_under_max_packet_size() -> None:
+    decoder = JsonDecoder(max_packet_size=100)
+    head = '53-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},2]'
+    assert decoder.feed(head) is None
+    assert decoder.feed(b"a" * 10) is None
+    with pytest.raises(PayloadTooLarge, match="exceed 100 bytes"):
+        decoder.feed(b"b" * (100 - len(head)))
+    assert not decoder.waiting_for_attachments  # nothing held after the error
+    small = '51-["y",{"_placeholder":true,"num":0}]'
+    assert decoder.feed(small) is None
+    assert decoder.feed(b"c" * (100 - len(small))) == event_packet("/", "y", [b"c" * 62])
 
 
 def test_reset_forgets_a_partial_packet() -> None:
@@ -270,11 +283,17 @@ def test_custom_module_returning_text() -> None:
     assert TextJson.calls == 2
 
 
-def test_parser_max_attachments_reaches_decoder() -> None:
-    parser = JsonParser(max_attachments=1)
+def test_parser_limits_reach_decoder() -> None:
+    parser = JsonParser(max_attachments=1, max_packet_size=20)
     decoder = parser.decoder()
     with pytest.raises(PayloadTooLarge):
         decoder.feed('52-["x"]')
+    assert decoder.feed('51-["x"]') is None
+    with pytest.raises(PayloadTooLarge):
+        decoder.feed(b"12345678901234")
+    limited = get_parser("json", max_attachments=3, max_packet_size=5).decoder()
+    with pytest.raises(PayloadTooLarge):
+        limited.feed('54-["x"]')
 
 
 def test_each_decoder_is_independent() -> None:

@@ -51,10 +51,40 @@ def test_no_origin_header_is_always_allowed() -> None:
         ("http://evil.test", False),
         ("http://example.com:5000.evil.test", False),
         ("null", False),
+        ("https://example.com:5000", False),  # the scheme counts too
+        ("HTTP://EXAMPLE.COM:5000", True),  # neither is case-sensitive
+        ("http://example.com:5000/", False),  # an origin has no path
+        ("http://user@example.com:5000", False),
     ],
 )
-def test_default_is_same_origin_by_host(origin: str, allowed: bool) -> None:
+def test_default_is_same_origin_by_scheme_host_and_port(origin: str, allowed: bool) -> None:
     assert CorsPolicy(None).origin_allowed(env(origin)) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme", "allowed"),
+    [
+        ("https://example.com", "example.com", "https", True),
+        ("https://example.com", "example.com:443", "https", True),  # default ports
+        ("http://example.com:80", "example.com", "http", True),
+        ("http://example.com", "example.com", "https", False),
+        ("https://example.com", "example.com", "http", False),
+        ("http://[::1]:5000", "[::1]:5000", "http", True),
+        ("http://[::1]:5000", "[::1]:5001", "http", False),
+    ],
+)
+def test_same_origin_compares_with_the_requests_scheme(
+    origin: str, host: str, scheme: str, allowed: bool
+) -> None:
+    environ = env(origin, host=host, **{"wsgi.url_scheme": scheme})
+    assert CorsPolicy(None).origin_allowed(environ) is allowed
+
+
+def test_same_origin_behind_a_proxy_takes_its_forwarded_scheme() -> None:
+    environ = env("https://example.com", host="example.com", HTTP_X_FORWARDED_PROTO="https")
+    assert CorsPolicy(None).origin_allowed(environ)
+    environ["HTTP_X_FORWARDED_PROTO"] = "http, https"  # the first proxy's
+    assert not CorsPolicy(None).origin_allowed(environ)
 
 
 def test_same_origin_without_host_header_refuses_browser_origins() -> None:
@@ -130,8 +160,8 @@ def test_callable_that_raises_denies_and_logs(caplog: pytest.LogCaptureFixture) 
 # -- CORS headers --------------------------------------------------------------------------
 
 
-def test_headers_echo_origin_with_credentials() -> None:
-    assert CorsPolicy("*").headers(env("https://a.test")) == [
+def test_listed_origins_are_echoed_with_credentials() -> None:
+    assert CorsPolicy(["https://a.test"]).headers(env("https://a.test")) == [
         ("Access-Control-Allow-Origin", "https://a.test"),
         ("Vary", "Origin"),
         ("Access-Control-Allow-Credentials", "true"),
@@ -139,10 +169,16 @@ def test_headers_echo_origin_with_credentials() -> None:
 
 
 def test_headers_without_credentials() -> None:
-    assert CorsPolicy("*", credentials=False).headers(env("https://a.test")) == [
+    assert CorsPolicy(["https://a.test"], credentials=False).headers(env("https://a.test")) == [
         ("Access-Control-Allow-Origin", "https://a.test"),
         ("Vary", "Origin"),
     ]
+
+
+def test_star_is_answered_star_without_credentials() -> None:
+    for credentials in (True, False):
+        policy = CorsPolicy("*", credentials=credentials)
+        assert policy.headers(env("https://a.test")) == [("Access-Control-Allow-Origin", "*")]
 
 
 def test_no_headers_for_a_refused_origin() -> None:
@@ -156,13 +192,15 @@ def test_no_headers_without_origin() -> None:
 
 
 def test_headers_never_say_star_with_credentials() -> None:
-    headers = dict(CorsPolicy("*").headers(env("https://a.test")))
-    assert headers["Access-Control-Allow-Origin"] != "*"
+    for rule in ("*", ["https://a.test"], lambda origin: True):
+        headers = dict(CorsPolicy(rule).headers(env("https://a.test")))  # type: ignore[arg-type]
+        star = headers["Access-Control-Allow-Origin"] == "*"
+        assert not (star and "Access-Control-Allow-Credentials" in headers)
 
 
 def test_preflight() -> None:
     environ = env("https://a.test", HTTP_ACCESS_CONTROL_REQUEST_HEADERS="X-Token, Content-Type")
-    response = CorsPolicy("*").preflight(environ)
+    response = CorsPolicy(["https://a.test"]).preflight(environ)
     assert response.status == 204
     assert response.body == b""
     assert response.headers == [
@@ -175,10 +213,9 @@ def test_preflight() -> None:
 
 
 def test_preflight_without_requested_headers() -> None:
-    response = CorsPolicy("*", credentials=False).preflight(env("https://a.test"))
+    response = CorsPolicy("*").preflight(env("https://a.test"))
     assert dict(response.headers) == {
-        "Access-Control-Allow-Origin": "https://a.test",
-        "Vary": "Origin",
+        "Access-Control-Allow-Origin": "*",
         "Access-Control-Allow-Methods": "OPTIONS, GET, POST",
     }
 
