@@ -74,6 +74,8 @@ JOIN_TIMEOUT = 20.0  # per worker, once the run stops
 # allocator and glibc keep freed arenas, so only a margin is checked (growth over the
 # samples is reported as well).
 GREENLET_SLACK = 5
+# the disconnect reasons of sessions the server ended itself (a limit, a dead peer)
+CUT_REASONS = ("ping timeout", "transport error")
 RSS_MARGIN_KIB = 20 * 1024
 
 
@@ -265,7 +267,7 @@ def checks(start: dict[str, Any], end: dict[str, Any], steady: int) -> list[dict
     """One row per measure: start, end, change, the tolerance and whether it held."""
     rows = []
     for key, label, allowed, tolerance in (
-        ("rss_kib", "RSS (KiB)", RSS_MARGIN_KIB, f"≤ +{RSS_MARGIN_KIB // 1024} MiB"),
+        ("rss_kib", "RSS", RSS_MARGIN_KIB, f"≤ +{RSS_MARGIN_KIB // 1024} MiB"),
         ("fds", "open file descriptors", 0, "exactly back"),
         ("greenlets", "live greenlets", GREENLET_SLACK, f"≤ +{GREENLET_SLACK}"),
         ("sessions", "Engine.IO sessions", 0, f"exactly back ({steady} steady clients)"),
@@ -384,16 +386,19 @@ def happenings(doc: dict[str, Any]) -> list[str]:
     measured = [s for s in res["samples"] if "error" not in s]
     last = res.get("end") or (measured[-1] if measured else {})
     events = last.get("events", {})
+    reasons = last.get("disconnect_reasons", {})
+    cut = sum(reasons.get(r, 0) for r in CUT_REASONS)
     lines = [
         "What happened (server side): "
         f"{events.get('connects', 0):,} Socket.IO connections, "
         f"{events.get('broadcasts', 0):,} broadcasts, {events.get('echoes', 0):,} echoes, "
-        f"{events.get('floods', 0):,} floods.",
+        f"{events.get('floods', 0):,} floods; {cut:,} clients cut by the server "
+        f"({' or '.join(CUT_REASONS)}).",
         "",
         "| disconnect reason (server) | count |",
         "|---|---:|",
     ]
-    for reason, n in sorted(last.get("disconnect_reasons", {}).items()):
+    for reason, n in sorted(reasons.items()):
         lines.append(f"| {reason} | {n:,} |")
     logged = last.get("log_records", {})
     if logged:

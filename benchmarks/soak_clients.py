@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from soak_params import QUIET_NAMESPACE
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -329,8 +330,9 @@ def silent_websocket(
 # -- raw long-polling -----------------------------------------------------------------
 
 
-def _polling_open(ctx: Context) -> tuple[http.client.HTTPConnection, str]:
-    """A polling handshake and "40" on one keep-alive connection: (connection, sid query)."""
+def _polling_open(ctx: Context, join: str = "40") -> tuple[http.client.HTTPConnection, str]:
+    """A polling handshake and a join (``join``: the CONNECT packet) on one keep-alive
+    connection: (connection, the session's target)."""
     conn = http.client.HTTPConnection(HOST, ctx.port, timeout=IO_TIMEOUT)
     try:
         conn.request("GET", f"{EIO_PATH}?EIO=4&transport=polling")
@@ -338,7 +340,7 @@ def _polling_open(ctx: Context) -> tuple[http.client.HTTPConnection, str]:
         if not body.startswith("0"):
             raise ServerClosed(f"unexpected handshake {body[:80]!r}")
         target = f"{EIO_PATH}?EIO=4&transport=polling&sid={json.loads(body[1:])['sid']}"
-        conn.request("POST", target, body=b"40", headers={"Content-Type": "text/plain"})
+        conn.request("POST", target, body=join.encode(), headers={"Content-Type": "text/plain"})
         conn.getresponse().read()
         return conn, target
     except BaseException:
@@ -355,8 +357,9 @@ def polling_silent(ctx: Context) -> None:
 
 def polling_abandoned_get(ctx: Context) -> None:
     """Handshake, join, take the CONNECT reply, then close the connection while the next
-    GET waits (the session must end)."""
-    conn, target = _polling_open(ctx)
+    GET waits (the session must end). It joins the quiet namespace, which gets no ticks,
+    so that the GET does wait (for the next ping)."""
+    conn, target = _polling_open(ctx, join=f"40{QUIET_NAMESPACE},")
     try:
         conn.request("GET", target)
         conn.getresponse().read()  # the CONNECT reply is already queued

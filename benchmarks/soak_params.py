@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+QUIET_NAMESPACE = "/quiet"  # a namespace the server broadcasts nothing to
+
 # (option, type, default, help)
 SERVER_OPTIONS: tuple[tuple[str, type, float, str], ...] = (
     ("--ping-interval", float, 2.0, "seconds between the server's pings"),

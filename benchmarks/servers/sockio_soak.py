@@ -8,7 +8,7 @@ server returns to its baseline once the misbehaving clients are gone.
 Events: ``echo`` acks its argument; ``flood`` (size, count) emits ``count`` events of
 ``size`` bytes to the caller at once, so that a client that does not read overflows
 ``max_queued_bytes``. A background greenlet emits ``tick`` to every client on "/" every
-``--broadcast-interval`` seconds.
+``--broadcast-interval`` seconds; the namespace ``/quiet`` gets none.
 
 Usage: python sockio_soak.py [--port 0] [--ping-interval 2] ...
 Prints ``READY <port>`` on stdout once the socket is listening.
@@ -37,7 +37,7 @@ import greenlet  # noqa: E402
 BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.dirname(BENCHMARKS), BENCHMARKS]
 
-from soak_params import add_server_options  # noqa: E402
+from soak_params import QUIET_NAMESPACE, add_server_options  # noqa: E402
 
 import sockio_wsgi  # noqa: E402
 
@@ -119,13 +119,16 @@ def main() -> None:
     events: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
 
-    @sio.on("connect")
     def connect(socket: sockio_wsgi.Socket, auth: Any) -> None:
         events["connects"] += 1
 
-    @sio.on("disconnect")
     def disconnect(socket: sockio_wsgi.Socket, reason: str) -> None:
         reasons[reason] += 1
+
+    # QUIET_NAMESPACE gets no ticks, so that a waiting poll there really waits (for a ping)
+    for namespace in ("/", QUIET_NAMESPACE):
+        sio.on("connect", connect, namespace=namespace)
+        sio.on("disconnect", disconnect, namespace=namespace)
 
     @sio.on("echo")
     def echo(socket: sockio_wsgi.Socket, data: Any) -> Any:
