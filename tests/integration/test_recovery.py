@@ -7,6 +7,7 @@ each exactly once. Expiry uses an adapter whose clock the test moves, not a slee
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -204,7 +205,10 @@ def test_volatile_packets_never_replayed(running: Running, record: Recorder) -> 
         assert [args[0] for args in events(client, "t", "room_msg")] == [10, 12]
 
 
-def test_publisher_every_10ms_loses_and_duplicates_nothing(record: Recorder) -> None:
+def test_publisher_every_10ms_loses_and_duplicates_nothing(
+    record: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="sockio_wsgi.server")
     sio = make_server(record)
     total = 250
     sent: list[int] = []
@@ -239,3 +243,15 @@ def test_publisher_every_10ms_loses_and_duplicates_nothing(record: Recorder) -> 
             publisher.join(timeout=10)
         ticks = [args[0] for args in events(client, "t", "tick")]
         assert ticks == list(range(ticks[0], total))
+        replayed = [m for m in caplog.messages if f"socket {sid} recovered" in m]
+        assert replayed and not replayed[0].endswith(" 0 missed packets")  # a real gap
+
+
+def test_middlewares_run_for_a_recovered_socket_unless_skipped(record: Recorder) -> None:
+    sio = make_server(record, csr={"skip_middlewares": False})
+    with serving_sio(sio) as running, NodeClient() as client:
+        sid = setup_pair(client, running.url, ["polling"])
+        drop_and_wait(client, record, sid)
+        again = reconnect(client)
+        assert again["recovered"] is True and again["sid"] == sid
+        assert record.values("middleware")[-1] is True  # it saw socket.recovered
