@@ -19,6 +19,9 @@ socket.io-adapter                          here
 ``serverSideEmit(packet)``                 ``server_side_emit(args, ack=None)``
 ``serverCount()``                          ``server_count()``
 ``on("create-room")`` ...                  ``host.room_event("create-room", room)`` ...
+``persistSession(session)``                ``persist_session(record)``
+``restoreSession(pid, offset)``            ``restore_session(pid, offset)`` ->
+                                           ``RestoredSession`` or None
 ========================================  ==============================================
 
 Adapters never import the server: a namespace hands its adapter an :class:`AdapterHost`,
@@ -27,6 +30,12 @@ disconnect local sockets, and receive other servers' ``server_side_emit``. Metho
 synchronous; a cluster adapter that waits for other servers (``fetch_sockets``, acks)
 blocks the calling greenlet (a handler's connection keeps reading meanwhile).
 ``opts.local`` asks a cluster adapter to stay on this server.
+
+Connection state recovery (``host.recovery`` is not None) is the adapter's job too, as in
+socket.io: ``broadcast`` gives every recoverable packet (an event without an ack id, not
+volatile) an offset as its last argument and keeps it; ``persist_session`` keeps a
+socket that lost its connection; ``restore_session`` hands it back once, with the packets
+it missed, filtered by its rooms.
 """
 
 from __future__ import annotations
@@ -83,10 +92,42 @@ class SocketRecord:
     handshake: Any
 
 
+@dataclass(frozen=True, slots=True)
+class RecoveryOptions:
+    """Connection state recovery settings (seconds), as the server resolved them.
+
+    ``max_packets`` caps the packets an in-memory adapter keeps per namespace."""
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
+    max_packets: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """What a disconnected socket leaves behind: its id, private id, rooms and data."""
+
+    sid: str
+    pid: str
+    rooms: frozenset[Room]
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredSession:
+    """A claimed session and the ``[event, *args, offset]`` of each packet it missed."""
+
+    session: SessionRecord
+    missed: list[list[Any]]
+
+
 class AdapterHost(Protocol):
-    """What an adapter may ask of its namespace (acting on local sockets only)."""
+    """What an adapter may ask of its namespace (acting on local sockets only).
+
+    ``recovery`` is the connection state recovery settings, None when it is off."""
 
     name: str
+    recovery: RecoveryOptions | None
 
     def encode(self, packet: SioPacket) -> tuple[Packet, ...]:
         """Encode a packet once into the Engine.IO packets every recipient gets."""
@@ -169,6 +210,13 @@ class Adapter(Protocol):
 
     def server_count(self) -> int:
         """How many servers share this namespace (1 without a cluster)."""
+
+    def persist_session(self, session: SessionRecord) -> None:
+        """Keep a session that lost its connection for ``max_disconnection_duration``."""
+
+    def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
+        """Claim the session ``pid`` with the packets it missed after ``offset``; None if
+        it expired, was claimed already, or packets after ``offset`` are gone."""
 
     def close(self) -> None:
         """The namespace is going away (server shutdown, empty dynamic child)."""

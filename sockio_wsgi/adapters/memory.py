@@ -7,6 +7,7 @@ sockets and forwards requests to the other servers.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sockio_wsgi.adapters.base import (
@@ -14,27 +15,41 @@ from sockio_wsgi.adapters.base import (
     BroadcastOptions,
     ClientCountCallback,
     ReplyCallback,
+    RestoredSession,
     Room,
     ServerAckCallback,
+    SessionRecord,
     SocketRecord,
 )
-from sockio_wsgi.protocol.sio import SioPacket
+from sockio_wsgi.adapters.recovery import RecoveryStore
+from sockio_wsgi.protocol.sio import SioPacket, SioType
 
 log = logging.getLogger("sockio_wsgi.adapters")
 
 
 class InMemoryAdapter:
-    """Rooms and broadcasts of one namespace inside one process."""
+    """Rooms and broadcasts of one namespace inside one process.
+
+    With connection state recovery on, it keeps recent recoverable packets and the
+    sessions of disconnected sockets (see :mod:`sockio_wsgi.adapters.recovery`).
+    """
+
+    clock = staticmethod(time.monotonic)
 
     def __init__(self, host: AdapterHost) -> None:
         self.host = host
         self.rooms: dict[Room, set[str]] = {}
         self.sids: dict[str, set[Room]] = {}
+        options = host.recovery
+        self.recovery = RecoveryStore(options) if options is not None else None
 
     # -- membership ------------------------------------------------------------------
 
     def add_all(self, sid: str, rooms: set[Room]) -> None:
+        """Every room is joined before any room handler runs: a handler that waits
+        cannot let a broadcast find the socket in some of the rooms only."""
         joined = self.sids.setdefault(sid, set())
+        events: list[tuple[str, Room, str | None]] = []
         for room in rooms:
             if room in joined:
                 continue
@@ -42,9 +57,11 @@ class InMemoryAdapter:
             members = self.rooms.get(room)
             if members is None:
                 members = self.rooms[room] = set()
-                self.host.room_event("create-room", room)
+                events.append(("create-room", room, None))
             members.add(sid)
-            self.host.room_event("join-room", room, sid)
+            events.append(("join-room", room, sid))
+        for event, room, member in events:
+            self.host.room_event(event, room, member)
 
     def delete(self, sid: str, room: Room) -> None:
         joined = self.sids.get(sid)
@@ -85,6 +102,12 @@ class InMemoryAdapter:
     # -- broadcasting ----------------------------------------------------------------
 
     def broadcast(self, packet: SioPacket, opts: BroadcastOptions) -> int:
+        """With recovery on, a recoverable packet is recorded (and gets its offset)
+        before recipients are chosen, so a socket restored meanwhile gets it once."""
+        if self.recovery is not None and packet.type is SioType.EVENT and packet.id is None:
+            data = self.recovery.record(packet.data, opts, self.clock())
+            if data is not None:
+                packet = SioPacket(packet.type, packet.namespace, data)
         recipients = self._recipients(opts)
         if not recipients:
             return 0
@@ -144,6 +167,19 @@ class InMemoryAdapter:
     def server_count(self) -> int:
         return 1
 
+    # -- connection state recovery ---------------------------------------------------
+
+    def persist_session(self, session: SessionRecord) -> None:
+        if self.recovery is not None:
+            self.recovery.persist(session, self.clock())
+
+    def restore_session(self, pid: str, offset: str) -> RestoredSession | None:
+        if self.recovery is None:
+            return None
+        return self.recovery.restore(pid, offset, self.clock())
+
     def close(self) -> None:
         self.rooms.clear()
         self.sids.clear()
+        if self.recovery is not None:
+            self.recovery = RecoveryStore(self.recovery.options)

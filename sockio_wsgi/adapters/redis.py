@@ -67,6 +67,14 @@ class RedisAdapter(InMemoryAdapter):
         raise_when_bus_down: bool = True,
     ) -> None:
         super().__init__(host)
+        if self.recovery is not None:
+            # offsets of this process's log mean nothing to the other servers
+            log.warning(
+                "namespace %s: connection state recovery is not supported by RedisAdapter "
+                "yet; it stays off",
+                host.name,
+            )
+            self.recovery = None
         self.bus = bus
         # a broadcast while Redis is down still reaches this server's clients; then it
         # raises BusUnavailable (the default) or only logs that the others missed it

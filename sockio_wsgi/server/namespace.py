@@ -18,8 +18,10 @@ from sockio_wsgi.adapters.base import (
     ROOM_EVENTS,
     Adapter,
     BroadcastOptions,
+    RecoveryOptions,
     ReplyCallback,
     Room,
+    SessionRecord,
     SocketRecord,
 )
 from sockio_wsgi.protocol.eio import Packet, message
@@ -37,6 +39,7 @@ from sockio_wsgi.server.middleware import (
     run_middlewares,
     run_packet_middlewares,
 )
+from sockio_wsgi.server.recovery import RECOVERABLE_REASONS, persist
 
 if TYPE_CHECKING:
     from sockio_wsgi.server.dynamic import ParentNamespace
@@ -71,6 +74,7 @@ class Namespace(BroadcastMethods, CatchAll):
         self.middlewares: list[Middleware] = []
         self.sockets: dict[str, Socket] = {}
         self._next_ack_id = 0
+        self.recovery: RecoveryOptions | None = server.recovery
         self.adapter: Adapter = adapter_factory(self)
 
     def __repr__(self) -> str:
@@ -243,8 +247,14 @@ class Namespace(BroadcastMethods, CatchAll):
 
     def add(self, socket: Socket, auth: Any) -> None:
         """Middleware, then the connect handler; on success the socket is in its own
-        room and the client gets the CONNECT reply, else CONNECT_ERROR with the data."""
-        refusal = run_middlewares(self._group("middlewares"), socket, auth, self.name)
+        room and the client gets the CONNECT reply, else CONNECT_ERROR with the data.
+
+        A recovered socket skips middleware when ``skip_middlewares`` says so; its
+        connect handler runs all the same (``socket.recovered`` tells it apart)."""
+        skip = socket.recovered and self.recovery is not None and self.recovery.skip_middlewares
+        refusal = (
+            None if skip else run_middlewares(self._group("middlewares"), socket, auth, self.name)
+        )
         if refusal is None and socket.client.active:
             self.sockets[socket.id] = socket
             self.adapter.add_all(socket.id, {socket.id})
@@ -259,7 +269,8 @@ class Namespace(BroadcastMethods, CatchAll):
                 socket.client.esock.send_packets(self.encode(error))
             self._maybe_cleanup()
             return
-        reply = SioPacket(SioType.CONNECT, self.name, {"sid": socket.id})
+        answer = {"sid": socket.id} if socket.pid is None else {"sid": socket.id, "pid": socket.pid}
+        reply = SioPacket(SioType.CONNECT, self.name, answer)
         socket.on_connected(self.encode(reply))
         if not socket.connected:
             # The connect handler called socket.disconnect(): it had accepted the
@@ -310,10 +321,21 @@ class Namespace(BroadcastMethods, CatchAll):
             log.exception("error handler of %s failed (socket %s)", self.name, socket.id)
 
     def remove(self, socket: Socket, reason: str) -> None:
-        """``disconnecting`` (rooms still readable), leave every room, ``disconnect``."""
+        """``disconnecting`` (rooms still readable), leave every room, ``disconnect``.
+
+        With recovery on, a socket that lost its connection (not one that left on
+        purpose) leaves its session to the adapter: kept only once the socket is out of
+        every room, so a client coming back at once cannot meet its old self."""
         self._call_lifecycle("disconnecting", socket, reason)
+        keep = socket.pid is not None and reason in RECOVERABLE_REASONS
+        rooms = frozenset(self.adapter.socket_rooms(socket.id)) if keep else frozenset()
         self.adapter.delete_all(socket.id)
-        self.sockets.pop(socket.id, None)
+        if self.sockets.get(socket.id) is socket:
+            del self.sockets[socket.id]
+        if keep and socket.pid is not None:
+            persist(
+                self.adapter, SessionRecord(socket.id, socket.pid, rooms, socket.data), self.name
+            )
         self._call_lifecycle("disconnect", socket, reason)
         self._maybe_cleanup()
 

@@ -30,6 +30,7 @@ from sockio_wsgi.server.dynamic import NamespaceMatcher, ParentNamespace
 from sockio_wsgi.server.listeners import AnyListener
 from sockio_wsgi.server.middleware import Middleware
 from sockio_wsgi.server.namespace import AdapterFactory, Handler, Namespace
+from sockio_wsgi.server.recovery import RecoverySetting, resolve_options, restore
 from sockio_wsgi.server.socket import Socket
 
 log = logging.getLogger("sockio_wsgi.server")
@@ -48,8 +49,11 @@ class Server(BroadcastMethods):
     its running handler (over it the client is disconnected);
     ``cleanup_empty_child_namespaces=True`` removes a dynamic namespace's child when its
     last socket leaves. A binary packet may carry ``max_attachments`` attachments of
-    ``max_http_buffer_size`` bytes in all. Every other option is passed to the Engine.IO
-    server.
+    ``max_http_buffer_size`` bytes in all. ``connection_state_recovery`` turns on
+    socket.io's connection state recovery (``True``, or a dict with
+    ``max_disconnection_duration`` in seconds, ``skip_middlewares``, ``max_packets``;
+    socket.io's camelCase keys are accepted, with ``maxDisconnectionDuration`` in
+    milliseconds). Every other option is passed to the Engine.IO server.
     """
 
     def __init__(
@@ -78,8 +82,10 @@ class Server(BroadcastMethods):
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         cleanup_empty_child_namespaces: bool = False,
         max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+        connection_state_recovery: RecoverySetting = None,
     ) -> None:
         self.parser: Parser = get_parser(parser, max_attachments, max_http_buffer_size)
+        self.recovery = resolve_options(connection_state_recovery)
         self.connect_timeout = connect_timeout
         self.async_handlers = async_handlers
         if max_queued_events < 1:
@@ -334,7 +340,10 @@ class Server(BroadcastMethods):
             error = connect_error_packet(name, "Invalid namespace")
             client.esock.send_packets(self.of("/").encode(error))
             return
-        socket = Socket(namespace, client, auth)
+        restored = restore(namespace.adapter, name, auth) if namespace.recovery else None
+        socket = Socket(namespace, client, auth, restored)
+        if restored is not None:
+            socket.restore(restored)
         client.add(socket)
         socket.run(namespace.add, socket, auth)
 

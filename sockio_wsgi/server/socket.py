@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sockio_wsgi import runtime
-from sockio_wsgi.adapters.base import BroadcastOptions
+from sockio_wsgi.adapters.base import BroadcastOptions, RestoredSession
 from sockio_wsgi.engine.tasks import OrderedTasks
 from sockio_wsgi.exceptions import DisconnectedError, TimeoutError
 from sockio_wsgi.protocol.eio import Packet
@@ -46,16 +46,31 @@ class Socket(CatchAll, OrderedTasks):
 
     ``on_any(fn)`` listeners get ``fn(event, *args)`` for every incoming event and
     ``on_any_outgoing(fn)`` ones for every event emitted to this socket.
+    With connection state recovery on, ``pid`` is the private id the client presents to
+    come back, and ``recovered`` tells that this socket restored an earlier one (its id,
+    rooms and data).
     """
 
-    def __init__(self, namespace: Namespace, client: Client, auth: Any) -> None:
+    def __init__(
+        self,
+        namespace: Namespace,
+        client: Client,
+        auth: Any,
+        restored: RestoredSession | None = None,
+    ) -> None:
         super().__init__()
-        self.id = new_id()
+        session = restored.session if restored is not None else None
+        self.id = session.sid if session is not None else new_id()
         self.namespace = namespace
         self.nsp = namespace.name
         self.client = client
         self.handshake = Handshake.from_environ(client.environ, auth)
-        self.data: dict[str, Any] = {}
+        self.data: dict[str, Any] = session.data if session is not None else {}
+        self.pid: str | None = (
+            session.pid if session is not None else new_id() if namespace.recovery else None
+        )
+        self.recovered = session is not None
+        self._replay: tuple[Packet, ...] = ()  # missed packets, sent before the CONNECT reply
         self.connected = False
         self._connecting = True
         # Tuples replaced on change and a list made on first need: every idle connection
@@ -101,7 +116,17 @@ class Socket(CatchAll, OrderedTasks):
         if callback is not None:
             ack_id = self._register_ack(callback)
         self._notify_outgoing(event, args)
-        self.write(self.namespace.encode(event_packet(self.nsp, event, list(args), ack_id)))
+        packet = event_packet(self.nsp, event, list(args), ack_id)
+        if (
+            ack_id is None
+            and self.namespace.recovery
+            and self.namespace.sockets.get(self.id) is self
+        ):
+            # as in socket.io: through the adapter to the socket's own room, so that the
+            # packet gets an offset and is replayed should the connection drop
+            self.namespace.adapter.broadcast(packet, BroadcastOptions(rooms=frozenset([self.id])))
+            return
+        self.write(self.namespace.encode(packet))
 
     def send(self, *args: Any, callback: AckCallback | None = None) -> None:
         """Emit the ``message`` event."""
@@ -233,23 +258,37 @@ class Socket(CatchAll, OrderedTasks):
 
     # -- called by the client and namespace ------------------------------------------
 
+    def restore(self, restored: RestoredSession) -> None:
+        """Rejoin the session's rooms and encode what it missed, in one step with the
+        adapter's lookup (no wait between): each packet is either missed or live."""
+        self.namespace.adapter.add_all(self.id, set(restored.session.rooms))
+        encode = self.namespace.encode
+        self._replay = tuple(
+            part
+            for data in restored.missed
+            for part in encode(SioPacket(SioType.EVENT, self.nsp, data))
+        )
+
     def on_connected(self, packets: Sequence[Packet]) -> None:
         """The CONNECT reply is ``packets``; then everything held back goes out.
 
-        A socket its connect handler already disconnected stays disconnected: the
-        client gets CONNECT followed by the held DISCONNECT.
+        A recovered socket's missed packets go first, as socket.io sends them. A socket
+        its connect handler already disconnected stays disconnected: the client gets
+        CONNECT followed by the held DISCONNECT.
         """
         held, self._held = self._held, ()
+        replay, self._replay = self._replay, ()
         if self._connecting:
             self._connecting = False
             self.connected = True
         self.client.joined()
-        self.client.esock.send_packets([*packets, *held])
+        self.client.esock.send_packets([*replay, *packets, *held])
 
     def on_refused(self) -> None:
         """The connect handler refused: forget the attempt so the client may retry."""
         self._connecting = False
         self._held = ()
+        self._replay = ()
         self.client.forget(self)
 
     def on_packet(self, packet: SioPacket) -> None:

@@ -12,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sockio_wsgi.adapters.base import BroadcastOptions, ReplyCallback, SocketRecord
+from sockio_wsgi.adapters.base import (
+    BroadcastOptions,
+    RecoveryOptions,
+    ReplyCallback,
+    SocketRecord,
+)
 from sockio_wsgi.adapters.memory import InMemoryAdapter
 from sockio_wsgi.protocol.eio import Packet, message
 from sockio_wsgi.protocol.sio import SioPacket
@@ -32,8 +37,14 @@ class FakeClient:
 class FakeHost:
     """An AdapterHost (and namespace stand-in) over fake clients."""
 
-    def __init__(self, name: str = "/", adapter: Callable[[Any], Any] = InMemoryAdapter) -> None:
+    def __init__(
+        self,
+        name: str = "/",
+        adapter: Callable[[Any], Any] = InMemoryAdapter,
+        recovery: RecoveryOptions | None = None,
+    ) -> None:
         self.name = name
+        self.recovery = recovery
         self.clients: dict[str, FakeClient] = {}
         self.sockets: dict[str, Any] = {}  # no local Socket objects
         self.events: list[tuple[Any, ...]] = []
