@@ -14,13 +14,13 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import gevent
 import gevent.event
 import pytest
 
 import sockio_wsgi
+from tests.helpers.client import make_sio
 from tests.helpers.raw import RawWebSocket, eio_target, parse_open
 from tests.helpers.server import Running, serving_sio
 from tests.helpers.sio_interop import Recorder
@@ -55,7 +55,7 @@ def silent_client(
 ) -> Iterator[Silent]:
     ws, engine_sid = silent_websocket(running)
     try:
-        sid = record.wait("connect", lambda s: s != good.sid)
+        sid = record.wait("connect", lambda c: c["sid"] != good.sid)["sid"]
         target = sio.get_socket(sid)
         assert target is not None
         yield Silent(ws, engine_sid, sid, target)
@@ -70,24 +70,6 @@ def open_fds() -> int:
 @pytest.fixture
 def record() -> Recorder:
     return Recorder()
-
-
-def make_sio(record: Recorder, **options: Any) -> sockio_wsgi.Server:
-    sio = sockio_wsgi.Server(**options)
-
-    @sio.on("connect")
-    def connect(socket: sockio_wsgi.Socket, auth: Any) -> None:
-        record.add("connect", socket.id)
-
-    @sio.on("echo")
-    def echo(socket: sockio_wsgi.Socket, value: Any) -> Any:
-        return value
-
-    @sio.on("disconnect")
-    def disconnect(socket: sockio_wsgi.Socket, reason: str) -> None:
-        record.add("disconnect", (socket.id, reason))
-
-    return sio
 
 
 @pytest.fixture
